@@ -1,0 +1,1 @@
+"""Support triage: webhook intake, triage engine and helpdesk write-back."""
