@@ -6,6 +6,18 @@ from typing import Literal
 
 AuthorRole = Literal["customer", "agent", "bot", "system"]
 
+# Every internal note this product writes ends with a marker line starting with this prefix; it is how a
+# redelivered task sees its note is already there, and how adapters tell our notes from a human agent's.
+BOT_MARKER_PREFIX = "[ai-triage "
+
+
+def bot_marker(delivery_id: int | str) -> str:
+    return f"{BOT_MARKER_PREFIX}delivery={delivery_id}]"
+
+
+def is_bot_note(body: str) -> bool:
+    return BOT_MARKER_PREFIX in body
+
 
 @dataclass(frozen=True)
 class Comment:

@@ -1,0 +1,1 @@
+"""Admin dashboard: deliveries, parked failures with replay, and the sandbox desk view."""

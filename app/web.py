@@ -1,0 +1,108 @@
+"""The Flask application: webhooks, health, metrics, the admin dashboard and the sandbox desk view."""
+from __future__ import annotations
+
+import time
+
+from flask import Flask, g, jsonify, request
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from app import metrics
+from app.config import Settings, get_settings
+from app.db import session_factory
+from app.logging import configure_logging
+from app.webhooks.common import BodyTooLarge
+
+
+def _celery_enqueue(delivery_id: int) -> None:
+    from workers.tasks import triage  # imported late: the web process needs the broker only to publish
+
+    triage.apply_async(args=[delivery_id])
+
+
+def create_app(settings: Settings | None = None, *, enqueue=None) -> Flask:  # noqa: ANN001
+    settings = settings or get_settings()
+    configure_logging(settings)
+    app = Flask(__name__)
+    sessions = session_factory(settings.database_url)
+    app.config.update(
+        SETTINGS=settings,
+        SESSIONS=sessions,
+        ENQUEUE=enqueue or _celery_enqueue,
+        ZENDESK_PROVIDER="sandbox" if settings.helpdesk_name == "sandbox" else "zendesk",
+        SECRET_KEY=settings.SECRET_KEY or settings.local_secret("secret_key"),
+        MAX_CONTENT_LENGTH=None,  # checked per endpoint, so the error body is our JSON
+    )
+    metrics.PIPELINE.sessions = sessions
+
+    from app.admin.views import bp as admin_bp
+    from app.webhooks.zendesk import bp as zendesk_bp
+
+    app.register_blueprint(zendesk_bp)
+    app.register_blueprint(admin_bp)
+    try:
+        from app.webhooks.salesforce import bp as salesforce_bp  # type: ignore[import-not-found]
+    except ImportError:
+        salesforce_bp = None
+    if salesforce_bp is not None:
+        app.register_blueprint(salesforce_bp)
+
+    @app.before_request
+    def _start_timer() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _observe(response):  # noqa: ANN001, ANN202
+        if request.path.startswith("/webhooks/"):
+            provider = request.path.rsplit("/", 1)[-1]
+            metrics.INTAKE_SECONDS.labels(provider=provider).observe(time.perf_counter() - g.get("started", time.perf_counter()))
+        return response
+
+    @app.errorhandler(BodyTooLarge)
+    def _too_large(_exc):  # noqa: ANN001, ANN202
+        return jsonify(error="too_large", message=f"body over {settings.MAX_WEBHOOK_BYTES} bytes"), 413
+
+    @app.errorhandler(404)
+    def _not_found(_exc):  # noqa: ANN001, ANN202
+        return jsonify(error="not_found", message="no such endpoint"), 404
+
+    @app.errorhandler(405)
+    def _not_allowed(_exc):  # noqa: ANN001, ANN202
+        return jsonify(error="method_not_allowed", message="method not allowed"), 405
+
+    @app.errorhandler(500)
+    def _internal(_exc):  # noqa: ANN001, ANN202
+        return jsonify(error="internal", message="internal error"), 500
+
+    @app.get("/healthz")
+    def healthz():  # noqa: ANN202
+        checks = {"database": _check_database(sessions), "broker": _check_broker(settings)}
+        healthy = all(v == "ok" for v in checks.values())
+        return jsonify(status="ok" if healthy else "degraded", helpdesk=settings.helpdesk_name, **checks), (
+            200 if healthy else 503
+        )
+
+    @app.get("/metrics")
+    def prometheus_metrics():  # noqa: ANN202
+        return generate_latest(metrics.REGISTRY), 200, {"Content-Type": CONTENT_TYPE_LATEST}
+
+    return app
+
+
+def _check_database(sessions) -> str:  # noqa: ANN001
+    try:
+        with sessions() as session:
+            session.execute(text("SELECT 1"))
+        return "ok"
+    except Exception as exc:
+        return f"error: {type(exc).__name__}"
+
+
+def _check_broker(settings: Settings) -> str:
+    from app.broker import redis_client
+
+    try:
+        redis_client(settings).ping()
+        return "ok"
+    except Exception as exc:
+        return f"error: {type(exc).__name__}"

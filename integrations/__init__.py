@@ -1,0 +1,1 @@
+"""Adapters, one per outside system; each implements a port from app.ports and raises IntegrationError."""

@@ -1,0 +1,169 @@
+"""Zendesk adapter on zenpy: fetch a ticket with its thread, apply a Decision in one safe PUT.
+
+API facts: https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/ (update, safe_update).
+Every HTTP response passes through one requests hook (`_raise_for_status`) that turns failures into
+IntegrationError *before* zenpy sees them, so zenpy never sleeps on a 429 inside a worker: Celery
+waits `Retry-After` instead.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Iterable
+
+import requests
+from requests.adapters import HTTPAdapter
+from zenpy import Zenpy
+from zenpy.lib.endpoint import EndpointFactory
+
+from app.ports import IntegrationError
+from app.triage.decision import Decision
+from app.triage.ticket import Comment, Ticket, is_bot_note
+from integrations.http_errors import error_for_exception, error_for_response
+
+LOOP_GUARD_TAG = "ai_triaged"
+
+
+def _raise_for_status(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
+    if response.status_code >= 400:
+        raise error_for_response(response, "zendesk")
+    return response
+
+
+class ZendeskHelpdesk:
+    name = "zendesk"
+
+    def __init__(
+        self,
+        client: Zenpy,
+        *,
+        groups: dict[str, int] | None = None,
+        fields: dict[str, int] | None = None,
+        assignees: dict[str, int] | None = None,
+        bot_user_id: str = "",
+    ) -> None:
+        self.client = client
+        self.groups = {k: int(v) for k, v in (groups or {}).items()}
+        self.fields = {k: int(v) for k, v in (fields or {}).items()}
+        self.assignees = {k: int(v) for k, v in (assignees or {}).items()}
+        self.bot_user_id = str(bot_user_id)
+
+    @classmethod
+    def from_settings(cls, settings: Any, mapping: dict[str, Any] | None = None) -> "ZendeskHelpdesk":
+        mapping = mapping or {}
+        session = requests.Session()
+        # No retries inside the HTTP client: every retry is a Celery retry the delivery table can see.
+        session.mount("https://", HTTPAdapter(max_retries=0))
+        session.mount("http://", HTTPAdapter(max_retries=0))
+        session.hooks["response"].append(_raise_for_status)
+        if settings.ZENDESK_OAUTH_TOKEN:
+            session.headers["Authorization"] = f"Bearer {settings.ZENDESK_OAUTH_TOKEN}"
+        else:
+            session.auth = (f"{settings.ZENDESK_EMAIL}/token", settings.ZENDESK_API_TOKEN)
+        if settings.ZENDESK_BASE_URL:
+            # zenpy reads these to reach a proxy or a local mock instead of {subdomain}.zendesk.com.
+            scheme, _, netloc = settings.ZENDESK_BASE_URL.rstrip("/").partition("://")
+            os.environ["ZENPY_FORCE_SCHEME"] = scheme
+            os.environ["ZENPY_FORCE_NETLOC"] = netloc
+        client = Zenpy(
+            subdomain=settings.ZENDESK_SUBDOMAIN or "local",
+            session=session,
+            timeout=15,
+            disable_cache=True,
+        )
+        return cls(
+            client,
+            groups=mapping.get("groups"),
+            fields=mapping.get("fields"),
+            assignees=mapping.get("assignees"),
+            bot_user_id=settings.ZENDESK_BOT_USER_ID,
+        )
+
+    # -- reading ------------------------------------------------------------------------------------------
+    def fetch(self, ticket_id: str) -> Ticket:
+        try:
+            zticket = self.client.tickets(id=int(ticket_id))
+            zcomments = list(self.client.tickets.comments(ticket=int(ticket_id)))
+            author_ids = {c.author_id for c in zcomments} | {zticket.requester_id}
+            users = self._users(a for a in author_ids if a)
+        except requests.RequestException as exc:
+            raise error_for_exception(exc, "zendesk") from exc
+        except ValueError as exc:
+            raise IntegrationError(f"bad ticket id {ticket_id!r}", permanent=True, reason="bad_ticket_id") from exc
+        requester = users.get(zticket.requester_id, {})
+        comments = tuple(
+            Comment(
+                id=str(c.id),
+                author_role="bot" if is_bot_note(c.body or "") else self._role(c.author_id, zticket.requester_id, users),
+                body=c.plain_body or c.body or "",
+                public=bool(c.public),
+                author_name=users.get(c.author_id, {}).get("name", ""),
+                created_at=str(c._created_at if hasattr(c, "_created_at") else c.created_at or ""),
+            )
+            for c in zcomments
+        )
+        raw = zticket.to_dict()
+        custom = {str(f["id"]): f.get("value") for f in raw.get("custom_fields") or [] if isinstance(f, dict)}
+        return Ticket(
+            provider=self.name,
+            id=str(zticket.id),
+            subject=zticket.subject or "",
+            comments=comments,
+            requester_name=requester.get("name", ""),
+            requester_locale=requester.get("locale", ""),
+            status=zticket.status or "new",
+            priority=zticket.priority,
+            group=str(zticket.group_id) if zticket.group_id else None,
+            assignee=str(zticket.assignee_id) if zticket.assignee_id else None,
+            tags=tuple(zticket.tags or ()),
+            fields=custom,
+            updated_stamp=raw.get("updated_at") or "",
+            url=raw.get("url") or "",
+        )
+
+    def _users(self, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+        ids = sorted(set(ids))
+        if not ids:
+            return {}
+        url = self.client.users._build_url(EndpointFactory("users")(ids=ids))
+        response = self.client.users._get(url, raw_response=True)
+        return {u["id"]: u for u in response.json().get("users", [])}
+
+    def _role(self, author_id: int, requester_id: int, users: dict[int, dict[str, Any]]) -> str:
+        if author_id == requester_id:
+            return "customer"
+        if self.bot_user_id and str(author_id) == self.bot_user_id:
+            return "bot"
+        if users.get(author_id, {}).get("role") == "end-user":
+            return "customer"  # a CC'd colleague of the requester speaks for the customer
+        return "agent"
+
+    # -- writing ------------------------------------------------------------------------------------------
+    def update_payload(self, ticket: Ticket, decision: Decision, marker: str) -> dict[str, Any]:
+        """The body of the one PUT: fields, merged tags, internal note, and the concurrency guard."""
+        tags = list(dict.fromkeys([*ticket.tags, *decision.tags, LOOP_GUARD_TAG]))
+        body: dict[str, Any] = {
+            "priority": decision.priority,
+            "tags": tags,
+            "comment": {"body": f"{decision.internal_note}\n\n{marker}", "public": False},
+            "safe_update": True,
+            "updated_stamp": ticket.updated_stamp,
+        }
+        if self.bot_user_id:
+            body["comment"]["author_id"] = int(self.bot_user_id)
+        if decision.queue in self.groups:
+            body["group_id"] = self.groups[decision.queue]
+        if decision.assignee and decision.assignee in self.assignees:
+            body["assignee_id"] = self.assignees[decision.assignee]
+        custom = [
+            {"id": self.fields[key], "value": value} for key, value in decision.fields.items() if key in self.fields
+        ]
+        if custom:
+            body["custom_fields"] = custom
+        return {"ticket": body}
+
+    def apply(self, ticket: Ticket, decision: Decision, marker: str) -> None:
+        url = self.client.tickets._build_url(EndpointFactory("tickets")(id=int(ticket.id)))
+        try:
+            self.client.tickets._put(url, payload=self.update_payload(ticket, decision, marker))
+        except requests.RequestException as exc:
+            raise error_for_exception(exc, "zendesk") from exc

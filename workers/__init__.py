@@ -1,0 +1,1 @@
+"""Celery app and tasks: load ids, call ports, call app.triage, persist."""

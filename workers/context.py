@@ -1,0 +1,62 @@
+"""What a worker process needs, built once: settings, database sessions, the helpdesk adapter, models."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from app import triage
+from app.config import Settings, get_settings
+from app.db import session_factory
+from app.ports import Helpdesk
+
+
+@dataclass
+class WorkerContext:
+    settings: Settings
+    sessions: sessionmaker[Session]
+    helpdesks: dict[str, Helpdesk]
+    models: Any
+    policy: Any
+
+    def helpdesk(self, provider: str) -> Helpdesk:
+        if provider not in self.helpdesks:
+            self.helpdesks[provider] = build_helpdesk(provider, self.settings, self.sessions, self.policy)
+        return self.helpdesks[provider]
+
+
+def build_helpdesk(provider: str, settings: Settings, sessions: sessionmaker[Session], policy: Any) -> Helpdesk:
+    """The one factory that maps a provider name to its adapter (explicit, no registry)."""
+    mapping = (getattr(policy, "helpdesk", {}) or {}).get(provider, {})
+    if provider == "zendesk":
+        from integrations.zendesk import ZendeskHelpdesk
+
+        return ZendeskHelpdesk.from_settings(settings, mapping)
+    if provider == "sandbox":
+        from integrations.sandbox import SandboxHelpdesk
+
+        return SandboxHelpdesk(sessions)
+    if provider == "salesforce":
+        from integrations.salesforce import SalesforceHelpdesk  # type: ignore[import-not-found]
+
+        return SalesforceHelpdesk.from_settings(settings, mapping)
+    raise ValueError(f"unknown helpdesk provider {provider!r}")
+
+
+def build_context(settings: Settings | None = None) -> WorkerContext:
+    settings = settings or get_settings()
+    policy = triage.load_policy(settings.TRIAGE_POLICY_FILE or None)
+    return WorkerContext(
+        settings=settings,
+        sessions=session_factory(settings.database_url),
+        helpdesks={},
+        models=triage.load_models(settings.TRIAGE_MODEL_DIR or None),
+        policy=policy,
+    )
+
+
+@lru_cache(maxsize=1)
+def worker_context() -> WorkerContext:
+    return build_context()
