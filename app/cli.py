@@ -150,12 +150,17 @@ def build_parser() -> argparse.ArgumentParser:
     deliveries.add_argument("--limit", type=int, default=50)
     deliveries.set_defaults(func=cmd_deliveries)
 
-    try:
-        from app.cli_models import add_commands
-    except ImportError:
-        add_commands = None
-    if add_commands is not None:
-        add_commands(sub)
+    # Commands owned by other areas (models, Salesforce doctor, LLM routing) plug in here.
+    import importlib
+
+    for module_name in ("app.cli_models", "app.cli_doctor", "app.cli_llm"):
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        module.add_commands(sub)
     return parser
 
 
