@@ -1,0 +1,53 @@
+"""The models one worker process loads once: intent, emotion, language detector, embedder, help center."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.triage.embeddings import Embedder, shared_embedder
+from app.triage.emotion import EmotionModel
+from app.triage.intent import IntentModel
+from app.triage.knowledge import KnowledgeBase
+from app.triage.language import LanguageDetector
+
+DEFAULT_MODEL_DIR = Path(__file__).with_name("models") / "default"
+DEFAULT_LANGUAGES = ("en", "es", "fr", "de", "pt", "it", "nl", "ja")
+
+
+@dataclass
+class Models:
+    intent: IntentModel
+    emotion: EmotionModel
+    language: LanguageDetector
+    embedder: Embedder
+    knowledge: KnowledgeBase
+    version: str
+    meta: dict = field(default_factory=dict)
+
+
+def model_version(model_dir: Path) -> str:
+    manifest = model_dir / "MODEL.json"
+    if manifest.exists():
+        return str(json.loads(manifest.read_text()).get("version", "unversioned"))
+    return "unversioned"
+
+
+def load_models(
+    model_dir: str | Path | None = None,
+    helpcenter_dir: str | Path | None = None,
+    languages: tuple[str, ...] = DEFAULT_LANGUAGES,
+) -> Models:
+    """Load everything from disk (no network). A user model dir without an emotion model uses the default one."""
+    directory = Path(model_dir) if model_dir else DEFAULT_MODEL_DIR
+    embedder = shared_embedder()
+    emotion_dir = directory if (directory / "emotion.json").exists() else DEFAULT_MODEL_DIR
+    return Models(
+        intent=IntentModel.load(directory),
+        emotion=EmotionModel.load(emotion_dir),
+        language=LanguageDetector(languages),
+        embedder=embedder,
+        knowledge=KnowledgeBase.from_folder(helpcenter_dir, embedder.embed),
+        version=model_version(directory),
+        meta={"model_dir": str(directory)},
+    )

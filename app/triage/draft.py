@@ -1,0 +1,84 @@
+"""Offline reply drafts: a template around the best help-center passage, citing the article.
+
+Never an invented policy: without a passage above the policy's similarity bar the draft says a colleague
+will follow up, and the ticket is flagged. A refund or credit is only mentioned when the cited article
+`allows` it; otherwise sentences promising one are left out.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from app.triage.handoff import TOPIC
+from app.triage.knowledge import Hit
+
+_MONEY_PROMISE = re.compile(r"\b(?:refund|reimburs|credit|money back|compensat)\w*", re.IGNORECASE)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+@dataclass(frozen=True)
+class Draft:
+    text: str  # with placeholders; the pipeline restores PII in this text only
+    article_id: str | None
+    article_title: str | None
+    score: float
+    grounded: bool
+    dropped_money_promises: int = 0
+
+
+def _plain(markdown: str) -> str:
+    text = re.sub(r"\*\*?|__|`", "", markdown)
+    text = re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", text)
+    lines = [re.sub(r"^\s*(?:[-*]|\d+\.)\s+", "- ", line).rstrip() for line in text.splitlines()]
+    return "\n".join(line for line in lines if line.strip())
+
+
+def _excerpt(text: str, allow_money: bool, limit: int = 700) -> tuple[str, int]:
+    kept: list[str] = []
+    dropped = 0
+    size = 0
+    for line in _plain(text).splitlines():
+        sentences = [s for s in _SENTENCE.split(line) if s.strip()]
+        if not allow_money:
+            clean = [s for s in sentences if not _MONEY_PROMISE.search(s)]
+            dropped += len(sentences) - len(clean)
+            sentences = clean
+        if not sentences:
+            continue
+        piece = " ".join(sentences)
+        if size + len(piece) > limit and kept:
+            break
+        kept.append(piece)
+        size += len(piece)
+    return "\n".join(kept), dropped
+
+
+def first_name(requester_name: str) -> str:
+    name = requester_name.strip().split()
+    return name[0] if name else ""
+
+
+def compose(intent: str, hits: list[Hit], min_score: float, requester_name: str, signature: str) -> Draft:
+    name = first_name(requester_name)
+    greeting = f"Hi {name}," if name else "Hello,"
+    topic = TOPIC.get(intent, "your request")
+    best = hits[0] if hits else None
+    if best is None or best.score < min_score:
+        body = (
+            f"Thank you for contacting us about {topic}. I could not find an answer to your question in our "
+            "help center, so a colleague will look into it personally and get back to you shortly."
+        )
+        return Draft(f"{greeting}\n\n{body}\n\nBest regards,\n{signature}", None, None, best.score if best else 0.0, False)
+    article = best.section.article
+    excerpt, dropped = _excerpt(best.section.text, allow_money="refund" in article.allows)
+    if not excerpt:
+        body = f"Thank you for contacting us about {topic}. A colleague will look into it and get back to you."
+        return Draft(f"{greeting}\n\n{body}\n\nBest regards,\n{signature}", None, None, best.score, False, dropped)
+    text = (
+        f"{greeting}\n\nThank you for contacting us about {topic}. Here is what our help center says "
+        f"({best.section.heading}):\n\n{excerpt}\n\n"
+        f"You can read the full article here: \"{article.title}\" ({article.id}).\n\n"
+        "If this does not solve it, just reply to this message and we will take it from there.\n\n"
+        f"Best regards,\n{signature}"
+    )
+    return Draft(text, article.id, article.title, best.score, True, dropped)

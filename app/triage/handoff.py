@@ -1,0 +1,83 @@
+"""The handoff summary a human reads first: issue, mood, what was offered, the answer, what to do next."""
+from __future__ import annotations
+
+from app.triage.decision import HandoffSummary
+from app.triage.thread import OfferExchange
+
+TOPIC: dict[str, str] = {
+    "order_status": "the status of an order",
+    "shipping_delay": "late delivery",
+    "return_request": "returning an item",
+    "refund_request": "a refund",
+    "billing_invoice": "an invoice or charge",
+    "payment_failed": "a failed payment",
+    "cancellation": "cancelling an order or subscription",
+    "account_access": "access to their account",
+    "account_suspended": "a suspended account",
+    "technical_issue": "a technical problem",
+    "product_question": "a product question",
+    "complaint": "a complaint about the service",
+    "legal_privacy": "a privacy or legal request",
+    "feedback": "feedback",
+    "other": "a request outside the usual topics",
+    "unsure": "a request the bot could not classify",
+}
+
+_MOOD = {"angry": "upset about", "negative": "unhappy about", "neutral": "asking about", "positive": "asking about"}
+
+# What a senior agent would do next; the rejected-offer variants step up one level of goodwill.
+_NEXT: dict[str, str] = {
+    "order_status": "check the carrier tracking and give the customer a delivery date",
+    "shipping_delay": "check the carrier, give a firm delivery date and apologise",
+    "return_request": "confirm return eligibility and send the return label",
+    "refund_request": "check refund eligibility in the order history and confirm the amount and timeline",
+    "billing_invoice": "check the charge against the invoice and correct it if wrong",
+    "payment_failed": "check the payment log and give the customer a way to pay that works",
+    "cancellation": "confirm the cancellation and any refund due under the cancellation article",
+    "account_access": "verify identity and restore access",
+    "account_suspended": "review the suspension reason and verify identity before reinstating",
+    "technical_issue": "reproduce the problem and collect device/app version",
+    "product_question": "answer the product question",
+    "complaint": "apologise, acknowledge the specific failure and propose a remedy",
+    "legal_privacy": "forward to the privacy team; answer within the legal deadline (30 days under GDPR)",
+    "feedback": "thank the customer and log the feedback",
+    "other": "read the thread and route to the right team",
+    "unsure": "read the thread and route to the right team",
+}
+_NEXT_AFTER_REJECTION: dict[str, str] = {
+    "shipping_delay": "free shipping on the next order + apology",
+    "order_status": "free shipping on the next order + apology",
+    "refund_request": "review the case for a refund or store credit within policy + apology",
+    "return_request": "offer a prepaid return label or an exchange + apology",
+    "complaint": "a personal call-back from a team lead + a goodwill gesture within policy",
+}
+
+
+def summarise(
+    intent: str,
+    sentiment: str,
+    offer: OfferExchange | None,
+    reasons: list[str],
+    emotion: float,
+) -> HandoffSummary:
+    issue = f"Customer {_MOOD.get(sentiment, 'asking about')} {TOPIC.get(intent, TOPIC['other'])}"
+    offered = answer = ""
+    if offer:
+        offered = f"{offer.offered_by.capitalize()} offered {offer.offer}"
+        if offer.answer:
+            answer = f"Customer {offer.answer}"
+        else:
+            answer = "Customer has not answered the offer"
+    suggestion = _NEXT.get(intent, _NEXT["other"])
+    if offer and offer.answer == "rejected":
+        suggestion = _NEXT_AFTER_REJECTION.get(intent, f"a better remedy than {offer.offer}, within policy")
+    elif sentiment == "angry" and "apolog" not in suggestion:
+        suggestion += " + apology"
+    return HandoffSummary(
+        issue=issue,
+        sentiment=f"{sentiment} ({emotion:.2f})",
+        offered=offered,
+        customer_answer=answer,
+        suggestion=suggestion,
+        reason=", ".join(reasons),
+    )

@@ -1,0 +1,183 @@
+"""run(ticket, models, policy) -> Decision: the pure triage pipeline (no Flask, Celery, HTTP or SDKs).
+
+Order matters: everything after `redact` sees only redacted text, so nothing that is stored or shown in
+the note can carry the customer's personal data; the draft alone gets the originals back at the end.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from app.triage import draft as drafting
+from app.triage import escalation, handoff, note, routing
+from app.triage.bundle import Models
+from app.triage.decision import Decision, HandoffSummary, Stage
+from app.triage.pii import Redactor, restore
+from app.triage.policy import Policy
+from app.triage.taxonomy import UNSURE
+from app.triage.thread import last_offer
+from app.triage.ticket import Comment, Ticket
+
+T = TypeVar("T")
+MAX_INTENT_CHARS = 1200
+
+
+class _Clock:
+    """Collects one Stage per step for Decision.trace."""
+
+    def __init__(self) -> None:
+        self.stages: list[Stage] = []
+
+    def time(self, name: str, fn: Callable[[], T], detail: Callable[[T], str] = lambda _r: "") -> T:
+        started = time.perf_counter()
+        result = fn()
+        self.stages.append(Stage(name, round((time.perf_counter() - started) * 1000, 3), detail(result)))
+        return result
+
+
+def _redact_ticket(ticket: Ticket) -> tuple[str, tuple[Comment, ...], Redactor]:
+    redactor = Redactor()
+    subject = redactor.redact(ticket.subject)
+    comments = tuple(
+        Comment(c.id, c.author_role, redactor.redact(c.body), c.public, "", c.created_at) for c in ticket.comments
+    )
+    return subject, comments, redactor
+
+
+def _intent_text(subject: str, customer: list[str]) -> str:
+    """Subject + first customer message, plus the latest one when the thread moved on."""
+    parts = [subject] + customer[:1] + (customer[-1:] if len(customer) > 1 else [])
+    return "\n".join(p for p in parts if p).strip()[:MAX_INTENT_CHARS]
+
+
+def run(ticket: Ticket, models: Models, policy: Policy) -> Decision:
+    clock = _Clock()
+    subject, comments, redactor = clock.time(
+        "redact", lambda: _redact_ticket(ticket), lambda r: f"{len(r[2].mapping)} values"
+    )
+    customer = [c.body for c in comments if c.author_role == "customer"]
+    customer_text = "\n".join(customer) or subject
+    language, _lang_conf = clock.time(
+        "language",
+        lambda: models.language.detect(customer_text, ticket.requester_locale),
+        lambda r: f"{r[0]} {r[1]:.2f}",
+    )
+    # Anger anywhere in the last three customer messages counts: calm words later rarely undo it.
+    emotion = clock.time(
+        "emotion",
+        lambda: float(models.emotion.scores((customer or [subject])[-3:]).max()),
+        lambda s: f"{s:.2f}",
+    )
+    sentiment = models.emotion.sentiment(emotion, customer[-1] if customer else subject, policy.emotion_at_least)
+
+    intent_text = _intent_text(subject, customer)
+    prediction = clock.time(
+        "intent",
+        lambda: models.intent.predict([intent_text], models.embedder.embed),
+        lambda p: f"{p.labels[0]} {p.confidence[0]:.2f}" + (" (full)" if p.used_embeddings[0] else " (fast)"),
+    )
+    confidence = float(prediction.confidence[0])
+    intent = prediction.labels[0]
+    if confidence < policy.unsure_below or intent in ("oos", UNSURE):
+        intent = UNSURE
+
+    offer = last_offer(comments)
+    sticky = escalation.sticky_reason(ticket)
+    signals = escalation.Signals(intent, confidence, emotion, customer_text, offer, len(customer))
+    reasons = clock.time(
+        "escalation",
+        lambda: ([sticky] if sticky else []) + escalation.reasons(signals, policy),
+        lambda r: ",".join(r) or "none",
+    )
+
+    notes: list[str] = []
+    draft: drafting.Draft | None = None
+    draft_redacted: str | None = None
+    restored_draft: str | None = None
+    if not reasons:
+        query = models.embedder.embed([intent_text])[0]
+        hits = clock.time(
+            "retrieve",
+            lambda: models.knowledge.search(query, intent),
+            lambda h: f"{h[0].section.article.id} {h[0].score:.2f}" if h else "no articles",
+        )
+        draft = clock.time(
+            "draft",
+            lambda: drafting.compose(intent, hits, policy.min_article_score, ticket.requester_name, policy.signature),
+            lambda d: d.article_id or "ungrounded",
+        )
+        if not draft.grounded:
+            reasons.append("no_article")
+        if draft.dropped_money_promises:
+            notes.append("Refund/credit wording left out of the draft: the cited article does not allow it.")
+        draft_redacted = draft.text
+        restored_draft = restore(draft.text, redactor.mapping)
+        if language not in policy.draft_languages:
+            notes.append(f"Customer wrote in '{language}'; the offline draft is in English: translate before sending.")
+
+    escalate = bool(reasons)
+    summary: HandoffSummary | None = None
+    if escalate:
+        summary = clock.time(
+            "handoff", lambda: handoff.summarise(intent, sentiment, offer, reasons, emotion), lambda s: s.issue
+        )
+    has_native_draft = draft is not None and language in policy.draft_languages
+    priority, priority_rule = routing.priority_for(policy, intent, emotion, escalate, reasons, language)
+    queue, queue_why = routing.queue_for(policy, intent, escalate, language, has_native_draft)
+
+    tags = [f"intent__{intent}", f"sentiment__{sentiment}", f"language__{language}"]
+    if escalate:
+        tags.append(escalation.ESCALATED_TAG)
+    if draft is not None and not draft.grounded:
+        tags.append("ai_no_article")
+    fields: dict[str, object] = {
+        "intent": intent,
+        "sentiment": sentiment,
+        "confidence": round(confidence, 3),
+        "language": language,
+        "escalation_reason": ",".join(reasons),
+    }
+    internal_note = note.render(
+        intent=intent, confidence=confidence, sentiment=sentiment, emotion=emotion, language=language,
+        priority=priority, priority_rule=priority_rule, queue=queue, queue_why=queue_why, reasons=reasons,
+        handoff=summary, draft=draft, draft_redacted=draft_redacted, notes=notes,
+        pii_counts=_counts(redactor.mapping),
+    )
+    return Decision(
+        intent=intent,
+        confidence=round(confidence, 4),
+        language=language,
+        sentiment=sentiment,
+        emotion_score=round(emotion, 4),
+        priority=priority,  # type: ignore[arg-type]  # validated against PRIORITIES by the policy loader
+        queue=queue,
+        escalate=escalate,
+        reasons=tuple(reasons),
+        tags=tuple(tags),
+        internal_note=internal_note,
+        assignee=_assignee(policy, queue),
+        fields=fields,
+        draft=restored_draft,
+        handoff=summary,
+        trace=tuple(clock.stages),
+        model=f"local:{models.version}",
+        policy_version=policy.version,
+    )
+
+
+def _counts(mapping: dict[str, str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for placeholder in mapping:
+        kind = placeholder.strip("[]").rsplit("_", 1)[0]
+        counts[kind] = counts.get(kind, 0) + 1
+    return counts
+
+
+def _assignee(policy: Policy, queue: str) -> str | None:
+    """Provider-neutral: only the sandbox/zendesk `assignees` table names people; most setups leave it empty."""
+    for table in policy.helpdesk.values():
+        assignees = table.get("assignees") or {}
+        if queue in assignees:
+            return str(assignees[queue])
+    return None

@@ -1,0 +1,61 @@
+"""Reading a thread: who offered what, and whether the customer turned it down."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from app.triage.ticket import Comment
+
+_OFFER = re.compile(
+    r"(?P<what>\d{1,3}\s?%\s?(?:discount|off|de descuento|de réduction|rabatt|sconto)"
+    r"|(?:a |an )?(?:partial |full )?refund|store credit|(?:a |an )?(?:voucher|coupon|gift card)(?: of [^\s.,]+)?"
+    r"|(?:a |an )?(?:free )?replacement|free (?:shipping|delivery|return)|(?:a |an )?reshipment|re-?send(?:ing)? the (?:order|item|parcel)"
+    r"|(?:a |an )?(?:exchange|repair|callback|credit of [^\s.,]+)|reembolso|remboursement|erstattung|gutschein|descuento|réduction)",
+    re.IGNORECASE,
+)
+_OFFER_VERB = re.compile(
+    r"\b(?:offer|we can|we could|i can|i could|happy to|would you like|how about|propose|as a gesture|"
+    r"podemos|ofrecer|ofrecemos|nous pouvons|proposer|wir können|anbieten|possiamo|offrire)\b",
+    re.IGNORECASE,
+)
+_REJECT = re.compile(
+    r"\b(?:no thanks?|no,? (?:i|that|this)|not (?:good |enough|acceptable|interested|what i)|don't want|do not want|"
+    r"won't accept|will not accept|refuse|reject|that's not|that is not|i want (?:my money|a (?:full )?refund|the refund)|"
+    r"useless|not ok(?:ay)?|no quiero|no acepto|no me sirve|non merci|je ne veux pas|je refuse|nein danke|"
+    r"will ich nicht|nicht akzeptabel|akzeptiere (?:ich )?nicht|non voglio|non accetto)\b",
+    re.IGNORECASE,
+)
+_ACCEPT = re.compile(
+    r"\b(?:yes,? please|that works|sounds good|ok(?:ay)?,? (?:thanks|thank you|great)|i accept|deal\b|perfect|"
+    r"sí,? por favor|d'accord|einverstanden|va bene)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class OfferExchange:
+    offered_by: str  # "bot" or "agent"
+    offer: str  # short phrase, e.g. "10% discount"
+    answer: str  # "rejected", "accepted" or "" (no answer yet)
+
+
+def last_offer(comments: tuple[Comment, ...]) -> OfferExchange | None:
+    """The most recent offer by the bot or an agent, and the customer's reply to it."""
+    for index in range(len(comments) - 1, -1, -1):
+        comment = comments[index]
+        if comment.author_role not in ("bot", "agent"):
+            continue
+        match = _OFFER.search(comment.body)
+        if not match or not _OFFER_VERB.search(comment.body):
+            continue
+        replies = [c.body for c in comments[index + 1 :] if c.author_role == "customer"]
+        answer = ""
+        if replies:
+            reply = replies[0]
+            if _REJECT.search(reply):
+                answer = "rejected"
+            elif _ACCEPT.search(reply):
+                answer = "accepted"
+        offer = re.sub(r"^(?:a|an)\s+", "", match.group("what").strip(), flags=re.IGNORECASE)
+        return OfferExchange(comment.author_role, offer, answer)
+    return None
