@@ -37,6 +37,10 @@ class PipelineCollector(Collector):
         self.ttl = ttl
         self._cached: tuple[float, list] = (0.0, [])
 
+    def bind(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+        self._cached = (0.0, [])
+
     def collect(self) -> Iterator[GaugeMetricFamily]:
         now = time.monotonic()
         if now - self._cached[0] > self.ttl:

@@ -28,12 +28,12 @@ def create_app(settings: Settings | None = None, *, enqueue=None) -> Flask:  # n
     app.config.update(
         SETTINGS=settings,
         SESSIONS=sessions,
-        ENQUEUE=enqueue or _celery_enqueue,
+        ENQUEUE=enqueue if enqueue is not None else _celery_enqueue,
         ZENDESK_PROVIDER="sandbox" if settings.helpdesk_name == "sandbox" else "zendesk",
         SECRET_KEY=settings.SECRET_KEY or settings.local_secret("secret_key"),
         MAX_CONTENT_LENGTH=None,  # checked per endpoint, so the error body is our JSON
     )
-    metrics.PIPELINE.sessions = sessions
+    metrics.PIPELINE.bind(sessions)
 
     from app.admin.views import bp as admin_bp
     from app.webhooks.zendesk import bp as zendesk_bp

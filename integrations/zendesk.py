@@ -55,18 +55,23 @@ class ZendeskHelpdesk:
         session.mount("https://", HTTPAdapter(max_retries=0))
         session.mount("http://", HTTPAdapter(max_retries=0))
         session.hooks["response"].append(_raise_for_status)
-        if settings.ZENDESK_OAUTH_TOKEN:
-            session.headers["Authorization"] = f"Bearer {settings.ZENDESK_OAUTH_TOKEN}"
-        else:
-            session.auth = (f"{settings.ZENDESK_EMAIL}/token", settings.ZENDESK_API_TOKEN)
         if settings.ZENDESK_BASE_URL:
             # zenpy reads these to reach a proxy or a local mock instead of {subdomain}.zendesk.com.
             scheme, _, netloc = settings.ZENDESK_BASE_URL.rstrip("/").partition("://")
             os.environ["ZENPY_FORCE_SCHEME"] = scheme
             os.environ["ZENPY_FORCE_NETLOC"] = netloc
+        else:
+            os.environ.pop("ZENPY_FORCE_SCHEME", None)
+            os.environ.pop("ZENPY_FORCE_NETLOC", None)
+        credentials = (
+            {"oauth_token": settings.ZENDESK_OAUTH_TOKEN}
+            if settings.ZENDESK_OAUTH_TOKEN
+            else {"email": settings.ZENDESK_EMAIL, "token": settings.ZENDESK_API_TOKEN or "unset"}
+        )
         client = Zenpy(
             subdomain=settings.ZENDESK_SUBDOMAIN or "local",
             session=session,
+            **credentials,
             timeout=15,
             disable_cache=True,
         )

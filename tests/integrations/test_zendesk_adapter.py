@@ -1,0 +1,141 @@
+"""The Zendesk adapter against recorded real API sessions, replayed with `responses` at the HTTP boundary."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import responses
+
+from app.ports import IntegrationError
+from app.triage.decision import Decision
+from integrations.zendesk import ZendeskHelpdesk
+from tests.conftest import make_settings
+from tests.integrations.recorded import cassette
+
+BASE = "https://d3v-zenpydev.zendesk.com/api/v2"
+
+
+def decision(**overrides) -> Decision:  # noqa: ANN003
+    values = dict(
+        intent="refund_request", confidence=0.91, language="en", sentiment="negative", emotion_score=0.8,
+        priority="high", queue="billing", escalate=True, reasons=("intent_refund",),
+        tags=("intent__refund_request", "sentiment__negative"), internal_note="AI triage: refund request, escalated.",
+        fields={"intent": "refund_request", "confidence": 0.91},
+    )
+    values.update(overrides)
+    return Decision(**values)
+
+
+@pytest.fixture
+def desk(var_dir) -> ZendeskHelpdesk:  # noqa: ANN001
+    settings = make_settings(
+        var_dir, HELPDESK="zendesk", ZENDESK_SUBDOMAIN="d3v-zenpydev", ZENDESK_EMAIL="bot@acme.test",
+        ZENDESK_API_TOKEN="t0ken-secret", ZENDESK_BOT_USER_ID="6130907990001",
+    )
+    return ZendeskHelpdesk.from_settings(settings, {"groups": {"billing": 6716738951450}, "fields": {"intent": 31503099534100}})
+
+
+def register_ticket_33() -> dict:
+    """Ticket 33 as created in the recorded session, served as GET, with its recorded comments."""
+    session = cassette("TestAttachmentUpload.test_redact_attachment-upload-single")
+    created = next(i for i in session if i.method == "POST" and i.uri.endswith("/tickets.json"))
+    comments = next(i for i in session if "comments.json" in i.uri)
+    ticket = created.json()["ticket"]
+    responses.add(responses.GET, f"{BASE}/tickets/{ticket['id']}.json", json={"ticket": ticket}, headers=created.headers)
+    responses.add(responses.GET, f"{BASE}/tickets/{ticket['id']}/comments.json", body=comments.body, headers=comments.headers)
+    author = comments.json()["comments"][0]["author_id"]
+    responses.add(
+        responses.GET, f"{BASE}/users/show_many.json",
+        json={"users": [{"id": author, "name": "Jo Requester", "role": "end-user", "locale": "en-US"}]},
+    )
+    return ticket
+
+
+@responses.activate
+def test_fetch_reads_ticket_thread_and_requester(desk) -> None:  # noqa: ANN001
+    raw = register_ticket_33()
+    ticket = desk.fetch(str(raw["id"]))
+    assert ticket.id == str(raw["id"]) and ticket.subject == raw["subject"]
+    assert ticket.updated_stamp == raw["updated_at"]
+    assert ticket.comments and ticket.comments[0].author_role == "customer"
+    assert ticket.requester_name == "Jo Requester" and ticket.requester_locale == "en-US"
+    # One GET each, no cache, and authenticated with the API token.
+    assert [c.request.method for c in responses.calls] == ["GET", "GET", "GET"]
+    assert responses.calls[0].request.headers["Authorization"].startswith("Basic ")
+
+
+@responses.activate
+def test_apply_is_one_safe_put_with_merged_tags_and_private_note(desk) -> None:  # noqa: ANN001
+    session = cassette("TestTicketCreateUpdateDelete.test_single_object_update-update-single")
+    created, put = session[0], session[1]
+    raw = created.json()["ticket"]
+    raw["tags"] = ["vip", "billing"]
+    responses.add(responses.GET, f"{BASE}/tickets/4016.json", json={"ticket": raw})
+    responses.add(responses.GET, f"{BASE}/tickets/4016/comments.json", json={"comments": [], "meta": {"has_more": False}})
+    responses.add(responses.GET, f"{BASE}/users/show_many.json", json={"users": []})
+    responses.add(responses.PUT, f"{BASE}/tickets/4016.json", body=put.body, status=put.status, headers=put.headers)
+    ticket = desk.fetch("4016")
+    desk.apply(ticket, decision(), "[ai-triage delivery=1]")
+    puts = [c for c in responses.calls if c.request.method == "PUT"]
+    assert len(puts) == 1
+    body = json.loads(puts[0].request.body)["ticket"]
+    assert body["safe_update"] is True and body["updated_stamp"] == "2023-09-18T23:26:00Z"
+    assert body["priority"] == "high" and body["group_id"] == 6716738951450
+    assert body["tags"][:2] == ["vip", "billing"] and "ai_triaged" in body["tags"] and "intent__refund_request" in body["tags"]
+    assert body["comment"]["public"] is False and body["comment"]["body"].endswith("[ai-triage delivery=1]")
+    assert body["comment"]["author_id"] == 6130907990001
+    assert body["custom_fields"] == [{"id": 31503099534100, "value": "refund_request"}]
+
+
+@responses.activate
+def test_missing_ticket_is_permanent(desk) -> None:  # noqa: ANN001
+    missing = cassette("TestTicketCreateUpdateDelete.test_single_update_raises_recordnotfoundexception-recordnotfound-update")[0]
+    responses.add(responses.GET, f"{BASE}/tickets/9223372036854775807.json", body=missing.body, status=missing.status)
+    with pytest.raises(IntegrationError) as info:
+        desk.fetch("9223372036854775807")
+    assert info.value.permanent and info.value.reason == "not_found" and info.value.status == 404
+
+
+@responses.activate
+def test_put_on_missing_ticket_is_permanent(desk) -> None:  # noqa: ANN001
+    missing = cassette("TestTicketCreateUpdateDelete.test_single_update_raises_recordnotfoundexception-recordnotfound-update")[0]
+    responses.add(responses.PUT, f"{BASE}/tickets/9223372036854775807.json", body=missing.body, status=missing.status)
+    from app.triage.ticket import Ticket
+
+    with pytest.raises(IntegrationError) as info:
+        desk.apply(Ticket(provider="zendesk", id="9223372036854775807", subject="x"), decision(), "m")
+    assert info.value.permanent and info.value.status == 404
+
+
+@responses.activate
+def test_429_raises_with_retry_after_instead_of_sleeping(desk) -> None:  # noqa: ANN001
+    # Documented shape: 429 with Retry-After seconds (reference/zendesk.md, rate limits).
+    responses.add(responses.GET, f"{BASE}/tickets/1.json", status=429, headers={"Retry-After": "93"}, body="Too Many Requests")
+    with pytest.raises(IntegrationError) as info:
+        desk.fetch("1")
+    assert not info.value.permanent and info.value.retry_after == 93.0 and info.value.reason == "rate_limited"
+    assert len(responses.calls) == 1  # zenpy did not loop or sleep on it
+
+
+@responses.activate
+def test_409_on_stale_stamp_is_a_conflict(desk) -> None:  # noqa: ANN001
+    from app.triage.ticket import Ticket
+
+    responses.add(responses.PUT, f"{BASE}/tickets/4016.json", status=409,
+                  json={"error": "UpdateConflict", "description": "Ticket has been updated since you last viewed it"})
+    with pytest.raises(IntegrationError) as info:
+        desk.apply(Ticket(provider="zendesk", id="4016", subject="x", updated_stamp="2023-09-18T23:26:00Z"), decision(), "m")
+    assert info.value.conflict and not info.value.permanent
+
+
+@responses.activate
+def test_server_error_and_auth_errors(desk) -> None:  # noqa: ANN001
+    responses.add(responses.GET, f"{BASE}/tickets/2.json", status=503, body="upstream")
+    responses.add(responses.GET, f"{BASE}/tickets/3.json", status=401, json={"error": "Couldn't authenticate you"})
+    with pytest.raises(IntegrationError) as transient:
+        desk.fetch("2")
+    assert not transient.value.permanent and transient.value.reason == "server_error"
+    with pytest.raises(IntegrationError) as auth:
+        desk.fetch("3")
+    assert auth.value.permanent and auth.value.reason == "unauthorized"
+    assert "t0ken-secret" not in str(auth.value)
