@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -19,6 +20,7 @@ SECRET_NAMES = (
     "SALESFORCE_PASSWORD",
     "SALESFORCE_OUTBOUND_TOKEN",
     "SALESFORCE_WEBHOOK_SECRET",
+    "SALESFORCE_ACCESS_TOKEN",
     "OPENAI_API_KEY",
     "ANTHROPIC_API_KEY",
     "ADMIN_TOKEN",
@@ -65,6 +67,38 @@ class Settings(BaseSettings):
     SALESFORCE_PRIVATE_KEY: str = ""
     SALESFORCE_PRIVATE_KEY_FILE: str = ""
     SALESFORCE_API_VERSION: str = "59.0"
+    # A ready access token (with SALESFORCE_INSTANCE_URL) instead of a login: cannot be refreshed.
+    SALESFORCE_ACCESS_TOKEN: str = ""
+    # The integration user's 005 Id: Cases it last modified are our own write-back and are not re-triaged.
+    SALESFORCE_API_USER_ID: str = ""
+    # 403 REQUEST_LIMIT_EXCEEDED carries no Retry-After: wait this long before the next try.
+    SALESFORCE_LIMIT_RETRY_SECONDS: int = Field(default=900, ge=1, le=86_400)
+    # Above this share of the daily API quota (Sforce-Limit-Info) the worker spaces tickets out.
+    SALESFORCE_API_USAGE_SLOWDOWN: float = Field(default=0.8, gt=0, le=1)
+
+    @field_validator("SALESFORCE_ORG_ID")
+    @classmethod
+    def _salesforce_org_id(cls, value: str) -> str:
+        value = value.strip()
+        if value and not (len(value) in (15, 18) and value.isalnum() and value.startswith("00D")):
+            raise ValueError("must be the 15- or 18-character organization Id starting with 00D (Setup > Company Information)")
+        return value
+
+    @field_validator("SALESFORCE_API_VERSION")
+    @classmethod
+    def _salesforce_api_version(cls, value: str) -> str:
+        value = value.strip().lstrip("v")
+        if not re.fullmatch(r"\d{2,3}\.0", value):
+            raise ValueError("must look like 59.0")
+        return value
+
+    @field_validator("SALESFORCE_INSTANCE_URL")
+    @classmethod
+    def _salesforce_instance_url(cls, value: str) -> str:
+        if value and not value.startswith("https://"):
+            raise ValueError("must be https://<mydomain>.my.salesforce.com")
+        return value.rstrip("/")
+
 
     OPENAI_API_KEY: str = ""
     OPENAI_BASE_URL: str = ""
