@@ -21,9 +21,9 @@ def migrate(settings: Settings) -> None:
 
 
 def _enqueue(delivery_id: int) -> None:
-    from workers.tasks import triage
+    from workers.tasks import enqueue
 
-    triage.apply_async(args=[delivery_id])
+    enqueue(delivery_id)
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:

@@ -74,12 +74,18 @@ class LocalStack:
                 if proc.poll() is not None:
                     raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode}; see {self.log_dir}")
             try:
-                if requests.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
+                if requests.get(f"{self.base_url}/healthz", timeout=1).status_code == 200 and self._worker_ready():
                     return
             except requests.RequestException:
                 pass
             time.sleep(0.25)
         raise RuntimeError(f"web did not become healthy in {timeout:.0f}s; see {self.log_dir / 'web.log'}")
+
+    def _worker_ready(self) -> bool:
+        """The worker answers a broadcast ping once its pool (with the models loaded) is up."""
+        from workers.celery_app import celery_app
+
+        return bool(celery_app.control.ping(timeout=0.5))
 
     def stop(self) -> None:
         for proc in self.processes:

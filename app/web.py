@@ -15,9 +15,9 @@ from app.webhooks.common import BodyTooLarge
 
 
 def _celery_enqueue(delivery_id: int) -> None:
-    from workers.tasks import triage  # imported late: the web process needs the broker only to publish
+    from workers.tasks import enqueue  # imported late: the web process needs the broker only to publish
 
-    triage.apply_async(args=[delivery_id])
+    enqueue(delivery_id)
 
 
 def create_app(settings: Settings | None = None, *, enqueue=None) -> Flask:  # noqa: ANN001

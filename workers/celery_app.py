@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from celery import Celery
+from celery.signals import worker_process_init
 
 from app.broker import broker_url
 from app.config import Settings, get_settings
@@ -36,4 +37,12 @@ from app.logging import configure_logging  # noqa: E402
 from workers import sweeper  # noqa: E402,F401  (connects the sweeper to worker_ready)
 
 configure_logging(get_settings())
+
+
+@worker_process_init.connect
+def _load_models(**_kwargs) -> None:  # noqa: ANN003
+    """Load the models when a pool process starts, so the first ticket does not pay for it."""
+    from workers.context import worker_context
+
+    worker_context()
 app = celery_app  # `celery -A workers.celery_app` looks for `app` or `celery`

@@ -25,13 +25,13 @@ def _queue_is_empty() -> bool:
 def _loop() -> None:
     settings = get_settings()
     sessions = session_factory(settings.database_url)
-    from workers.tasks import triage
+    from workers.tasks import enqueue
 
     while not _stop.wait(settings.SWEEP_INTERVAL_SECONDS):
         try:
             sweep(
                 sessions,
-                lambda delivery_id: triage.apply_async(args=[delivery_id]),
+                enqueue,
                 stuck_seconds=settings.SWEEP_STUCK_SECONDS,
                 lease_seconds=settings.DELIVERY_LEASE_SECONDS,
                 queue_is_empty=_queue_is_empty,

@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 import structlog
-from celery import shared_task
 
+from workers.celery_app import celery_app
 from workers.context import worker_context
 from workers.processing import process_delivery
 
 log = structlog.get_logger("worker")
 
 
-@shared_task(
+@celery_app.task(
     bind=True,
     name="triage",
     acks_late=True,
@@ -28,3 +28,8 @@ def triage(self, delivery_id: int) -> str:  # noqa: ANN001
         return result.status
     finally:
         structlog.contextvars.clear_contextvars()
+
+
+def enqueue(delivery_id: int) -> None:
+    """Publish one delivery id to the broker (what the web view, the sweeper and `triage replay` call)."""
+    triage.apply_async(args=[delivery_id])

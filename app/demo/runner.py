@@ -27,7 +27,8 @@ def sample_tickets() -> list[dict]:
 
 
 def run_demo(settings: Settings, *, limit: int | None = None, serve: bool | None = None, timeout: float = 300.0) -> int:
-    console = Console()
+    # Wide enough for the table even when the output is a pipe or a CI log.
+    console = Console(width=None if sys.stdout.isatty() else 140)
     if settings.helpdesk_name != "sandbox":
         console.print("[red]triage demo runs on the sandbox helpdesk; unset ZENDESK_* (or set HELPDESK=sandbox).[/red]")
         return 2
@@ -126,7 +127,12 @@ def _rows(sessions, sent: list[dict]) -> list[dict]:  # noqa: ANN001
                     "queue": outcome.queue if outcome else "",
                     "escalated": outcome.escalated if outcome else False,
                     "language": (outcome.decision or {}).get("language", "") if outcome else "",
-                    "seconds": (item.get("done_at", time.time()) - item["sent_at"]),
+                    # Webhook received -> note written, both stamped by the server.
+                    "seconds": (
+                        (delivery.finished_at - delivery.received_at).total_seconds()
+                        if delivery and delivery.finished_at
+                        else time.time() - item["sent_at"]
+                    ),
                     "error": delivery.error if delivery else "",
                 }
             )
