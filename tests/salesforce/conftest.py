@@ -64,7 +64,7 @@ class MockOrg:
         self.headers = {"Sforce-Limit-Info": usage}
         mock.add_callback(responses.GET, re.compile(rf"{API}/sobjects/Case/{CASE_ID}(\?.*)?$"), self._get_case)
         mock.add_callback(responses.PATCH, f"{API}/sobjects/Case/{CASE_ID}", self._patch_case)
-        mock.add(responses.GET, f"{API}/sobjects/Case/describe/", json=rest("case__describe.json"), headers=self.headers)
+        mock.add(responses.GET, f"{API}/sobjects/Case/describe", json=rest("case__describe.json"), headers=self.headers)
         mock.add_callback(responses.GET, re.compile(rf"{API}/query/?\?q=.*"), self._query)
         mock.add(responses.POST, f"{API}/sobjects/CaseComment/", json=rest("casecomment__create.json"), status=201, headers=self.headers)
         mock.add(responses.POST, f"{API}/sobjects/FeedItem/", json=rest("feeditem__create.json"), status=201, headers=self.headers)
@@ -83,7 +83,11 @@ class MockOrg:
     def _query(self, request):  # noqa: ANN001, ANN202
         if "FROM+Group" in request.url or "FROM%20Group" in request.url:
             return 200, self.headers, json.dumps(rest("query__queues.json"))
-        return 200, self.headers, json.dumps(rest("query__thread.json"))
+        thread = rest("query__thread.json")
+        for relationship in ("EmailMessages", "Feeds"):
+            if relationship not in request.url:  # like SOQL: only the subqueries asked for come back
+                thread["records"][0].pop(relationship)
+        return 200, self.headers, json.dumps(thread)
 
     def calls(self, method: str, fragment: str) -> list:
         return [c for c in self.mock.calls if c.request.method == method and fragment in c.request.url]
