@@ -82,10 +82,12 @@ class LocalStack:
         raise RuntimeError(f"web did not become healthy in {timeout:.0f}s; see {self.log_dir / 'web.log'}")
 
     def _worker_ready(self) -> bool:
-        """The worker answers a broadcast ping once its pool (with the models loaded) is up."""
-        from workers.celery_app import celery_app
+        """Every pool process of our worker has loaded the models (workers.celery_app marks it in Redis)."""
+        from app.broker import redis_client
 
-        return bool(celery_app.control.ping(timeout=0.5))
+        worker_pid = self.processes[1].pid
+        ready = list(redis_client(self.settings).scan_iter(f"triage:pool-ready:{worker_pid}:*"))
+        return len(ready) >= self.worker_concurrency
 
     def stop(self) -> None:
         for proc in self.processes:

@@ -42,7 +42,12 @@ configure_logging(get_settings())
 @worker_process_init.connect
 def _load_models(**_kwargs) -> None:  # noqa: ANN003
     """Load the models when a pool process starts, so the first ticket does not pay for it."""
+    import os
+
+    from app.broker import redis_client
     from workers.context import worker_context
 
     worker_context()
+    # Tell local supervisors (triage demo/serve) this pool process can take tickets now.
+    redis_client(get_settings()).set(f"triage:pool-ready:{os.getppid()}:{os.getpid()}", 1, ex=86400)
 app = celery_app  # `celery -A workers.celery_app` looks for `app` or `celery`
