@@ -66,7 +66,8 @@ class MockOrg:
         mock.add_callback(responses.PATCH, f"{API}/sobjects/Case/{CASE_ID}", self._patch_case)
         mock.add(responses.GET, f"{API}/sobjects/Case/describe", json=rest("case__describe.json"), headers=self.headers)
         mock.add_callback(responses.GET, re.compile(rf"{API}/query/?\?q=.*"), self._query)
-        mock.add(responses.POST, f"{API}/sobjects/CaseComment/", json=rest("casecomment__create.json"), status=201, headers=self.headers)
+        self.notes: list[dict[str, Any]] = []
+        mock.add_callback(responses.POST, f"{API}/sobjects/CaseComment/", self._create_comment)
         mock.add(responses.POST, f"{API}/sobjects/FeedItem/", json=rest("feeditem__create.json"), status=201, headers=self.headers)
 
     def _get_case(self, request):  # noqa: ANN001, ANN202
@@ -80,10 +81,20 @@ class MockOrg:
         self.case["LastModifiedDate"] = "2024-05-03T09:00:00.000+0000"
         return 204, self.headers, ""
 
+    def _create_comment(self, request):  # noqa: ANN001, ANN202
+        body = json.loads(request.body)
+        self.notes.append({
+            "attributes": {"type": "CaseComment"}, "Id": f"00aRi000003New{len(self.notes):04d}", "CommentBody": body["CommentBody"],
+            "IsPublished": body["IsPublished"], "CreatedDate": "2024-05-03T09:00:01.000+0000", "CreatedById": "0055e000009BoTxAAC",
+            "CreatedBy": {"attributes": {"type": "User"}, "Name": "Triage Integration", "UserType": "Standard"},
+        })
+        return 201, self.headers, json.dumps(rest("casecomment__create.json"))
+
     def _query(self, request):  # noqa: ANN001, ANN202
         if "FROM+Group" in request.url or "FROM%20Group" in request.url:
             return 200, self.headers, json.dumps(rest("query__queues.json"))
         thread = rest("query__thread.json")
+        thread["records"][0]["CaseComments"]["records"] += self.notes
         for relationship in ("EmailMessages", "Feeds"):
             if relationship not in request.url:  # like SOQL: only the subqueries asked for come back
                 thread["records"][0].pop(relationship)
