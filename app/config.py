@@ -99,10 +99,24 @@ class Settings(BaseSettings):
             raise ValueError("must be https://<mydomain>.my.salesforce.com")
         return value.rstrip("/")
 
-
     OPENAI_API_KEY: str = ""
     OPENAI_BASE_URL: str = ""
     ANTHROPIC_API_KEY: str = ""
+    # --- LLM routing (app/routing, integrations/llm) ----------------------------------------------------
+    # Models are "provider:model"; a comma-separated list is a fallback chain, e.g.
+    # "openai:gpt-4o-mini" or "anthropic:claude-3-5-haiku-latest,openai:gpt-4o-mini". Empty = a default for
+    # whichever key is set. No key and no OPENAI_BASE_URL = no LLM: the offline engine decides alone.
+    LLM_CHEAP_MODEL: str = ""
+    LLM_STRONG_MODEL: str = ""
+    # Difficulty (0..1) at or above which a ticket goes to the cheap / the strong tier (`triage calibrate`).
+    LLM_CHEAP_THRESHOLD: float = Field(default=0.15, ge=0.0, le=1.01)
+    LLM_STRONG_THRESHOLD: float = Field(default=0.45, ge=0.0, le=1.01)
+    LLM_MONTHLY_BUDGET_USD: float = Field(default=0.0, ge=0.0)  # per helpdesk account; 0 = no cap
+    LLM_TIMEOUT_SECONDS: float = Field(default=20.0, gt=0, le=300)
+    LLM_MAX_RETRIES: int = Field(default=2, ge=0, le=10)
+    LLM_MAX_RETRY_WAIT_SECONDS: float = Field(default=8.0, ge=0, le=120)  # longer Retry-After: next provider
+    LLM_PRICE_FILE: str = ""  # TOML price table; empty = app/routing/prices.toml
+    # --- end LLM -----------------------------------------------------------------------------------------
 
     ADMIN_TOKEN: str = ""
     SECRET_KEY: str = ""

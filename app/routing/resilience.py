@@ -1,0 +1,121 @@
+"""Calling a model safely: bounded in-call retries honouring Retry-After, and a per-provider circuit breaker.
+
+Retries here are short and in-call (a ticket should not wait minutes for one provider); a longer
+Retry-After, an open breaker or exhausted retries surface as IntegrationError so the router moves on to
+the next model in the chain instead.
+"""
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from app.ports import Completion, IntegrationError, LanguageModel
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
+
+RETRYABLE = frozenset({"rate_limited", "server_error", "timeout", "connection_error"})
+
+
+@dataclass
+class CircuitBreaker:
+    """Opens after `failures_to_open` transient failures in a row, or at once when the account is out of
+    credit or the provider asks for a long pause; after `cooldown` one trial call is let through."""
+
+    failures_to_open: int = 3
+    cooldown: float = 60.0
+    out_of_credit_cooldown: float = 900.0
+    clock: Clock = time.monotonic
+    failures: int = 0
+    open_until: float = 0.0
+    last_reason: str = ""
+
+    def allow(self) -> bool:
+        return self.clock() >= self.open_until
+
+    def record_success(self) -> None:
+        self.failures = 0
+        self.open_until = 0.0
+
+    def record_failure(self, error: IntegrationError) -> None:
+        self.last_reason = error.reason
+        if error.reason == "out_of_credit":
+            self.open_until = self.clock() + self.out_of_credit_cooldown
+            return
+        if error.reason not in RETRYABLE:
+            return  # a bad request says nothing about the provider's health
+        self.failures += 1
+        pause = error.retry_after or 0.0
+        if self.failures >= self.failures_to_open or pause > self.cooldown:
+            self.open_until = self.clock() + max(self.cooldown, pause)
+
+    def seconds_left(self) -> float:
+        return max(0.0, self.open_until - self.clock())
+
+
+@dataclass
+class Breakers:
+    """One breaker per provider ("openai", "anthropic"): an outage is per provider, not per model."""
+
+    make: Callable[[], CircuitBreaker] = CircuitBreaker
+    by_provider: dict[str, CircuitBreaker] = field(default_factory=dict)
+
+    def for_model(self, model_name: str) -> CircuitBreaker:
+        provider = model_name.split(":", 1)[0]
+        if provider not in self.by_provider:
+            self.by_provider[provider] = self.make()
+        return self.by_provider[provider]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_retries: int = 2
+    base_delay: float = 0.5
+    max_delay: float = 4.0
+    max_wait: float = 8.0  # longest Retry-After honoured in-call; longer ones go to the next provider
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return retry_after
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
+
+
+def call_model(
+    model: LanguageModel,
+    breaker: CircuitBreaker,
+    policy: RetryPolicy,
+    system: str,
+    prompt: str,
+    *,
+    max_tokens: int,
+    json_mode: bool,
+    sleep: Sleep = time.sleep,
+    on_retry: Callable[[IntegrationError, float], None] | None = None,
+) -> Completion:
+    """One completion with retries; raises IntegrationError when the model cannot answer now."""
+    if not breaker.allow():
+        raise IntegrationError(
+            f"{model.name}: circuit open ({breaker.last_reason})",
+            reason="circuit_open",
+            retry_after=breaker.seconds_left(),
+        )
+    attempt = 0
+    while True:
+        try:
+            completion = model.complete(system, prompt, max_tokens=max_tokens, json_mode=json_mode)
+        except IntegrationError as exc:
+            breaker.record_failure(exc)
+            if exc.reason not in RETRYABLE or attempt >= policy.max_retries or not breaker.allow():
+                raise
+            wait = policy.delay(attempt, exc.retry_after)
+            if wait > policy.max_wait:
+                raise
+            if on_retry:
+                on_retry(exc, wait)
+            sleep(wait)
+            attempt += 1
+            continue
+        breaker.record_success()
+        return completion
