@@ -1,0 +1,146 @@
+"""Intake benchmark: the real webhook endpoint vs a bare Flask endpoint, same gunicorn settings, one run.
+
+Each wrk request is a distinct, freshly signed Zendesk webhook (a new ticket id), so every request takes
+the full path: verify HMAC, INSERT the delivery, commit, publish to Redis. Prints a table and writes
+bench/results/intake.json.  Usage: python -m bench.intake [--seconds 15] [--connections 32] [--workers 4]
+Needs wrk (apt-get install wrk).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+from app.config import PROJECT_ROOT, load_settings
+from app.webhooks.signature import zendesk_headers
+
+RESULTS = PROJECT_ROOT / "bench" / "results"
+SECRET = "bench-secret-0123456789"
+
+
+def lua_script(path: Path, count: int, first_id: int = 100000) -> None:
+    """wrk cannot compute HMACs, so requests are pre-signed (valid for the 5-minute window) and cycled.
+
+    They go to a data file read once per wrk thread: a Lua chunk with tens of thousands of literal
+    entries exceeds Lua's constant limit and wrk silently falls back to plain GETs.
+    """
+    data = path.with_suffix(".tsv")
+    with data.open("w") as out:
+        for i in range(count):
+            body = json.dumps({"ticket_id": str(first_id + i), "event": "created", "subject": "Where is my order?"})
+            headers = zendesk_headers(SECRET, body.encode(), account_id="bench", invocation_id=f"inv-{first_id + i}")
+            out.write("\t".join([body, headers["X-Zendesk-Webhook-Signature-Timestamp"], headers["X-Zendesk-Webhook-Signature"], f"inv-{first_id + i}"]) + "\n")
+    path.write_text(f"""
+local reqs = {{}}
+for line in io.lines("{data}") do
+  local body, ts, sig, inv = line:match("([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)")
+  reqs[#reqs + 1] = wrk.format("POST", "/webhooks/zendesk", {{
+    ["Content-Type"] = "application/json; charset=utf-8", ["User-Agent"] = "Zendesk Webhook",
+    ["X-Zendesk-Account-Id"] = "bench", ["X-Zendesk-Webhook-Invocation-Id"] = inv,
+    ["X-Zendesk-Webhook-Signature-Timestamp"] = ts, ["X-Zendesk-Webhook-Signature"] = sig}}, body)
+end
+local i = 0
+request = function()
+  i = (i % #reqs) + 1
+  return reqs[i]
+end
+""")
+
+
+def gunicorn(target: str, port: int, workers: int, env: dict[str, str], log: Path) -> subprocess.Popen:
+    argv = [str(Path(sys.executable).parent / "gunicorn"), target, "-b", f"127.0.0.1:{port}", "-w", str(workers),
+            "--worker-class", "gthread", "--threads", "4", "--timeout", "30", "--log-level", "warning"]
+    proc = subprocess.Popen(argv, cwd=PROJECT_ROOT, env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
+    for _ in range(200):
+        try:
+            requests.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5)
+            return proc
+        except requests.RequestException:
+            time.sleep(0.1)
+    raise RuntimeError(f"{target} did not start; see {log}")
+
+
+def wrk(port: int, script: Path, seconds: int, connections: int, threads: int) -> dict[str, float]:
+    run = subprocess.run(
+        ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--latency", "-s", str(script), f"http://127.0.0.1:{port}"],
+        capture_output=True, text=True, check=True,
+    )
+    if run.stderr.strip():
+        raise RuntimeError(f"wrk: {run.stderr.strip()[:500]}")
+    out = run.stdout
+
+    def ms(label: str) -> float:
+        match = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)", out)
+        value, unit = float(match.group(1)), match.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "requests_per_second": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50_ms": ms("50"), "p99_ms": ms("99"),
+        "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+        "errors": "Socket errors" in out,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=4)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        print("wrk is not installed: apt-get install wrk", file=sys.stderr)
+        return 2
+    tmp = Path(tempfile.mkdtemp(prefix="bi-", dir="/tmp"))
+    env = {**os.environ, "VAR_DIR": str(tmp), "ZENDESK_WEBHOOK_SECRET": SECRET, "HELPDESK": "sandbox", "LOG_LEVEL": "WARNING"}
+    settings = load_settings(VAR_DIR=tmp, ZENDESK_WEBHOOK_SECRET=SECRET, HELPDESK="sandbox")
+    from app.broker import broker_url, stop_embedded_redis
+    from app.cli import migrate
+
+    migrate(settings)
+    broker_url(settings)  # start the embedded Redis before the web workers race for it
+    script = tmp / "signed.lua"
+    lua_script(script, 60_000)
+    results = {}
+    procs = []
+    try:
+        for name, target, port in (("bare flask", "bench.bare_app:app", 18081), ("webhook endpoint", "app.web:create_app()", 18082)):
+            proc = gunicorn(target, port, args.workers, env, tmp / f"{port}.log")
+            procs.append(proc)
+            wrk(port, script, 2, args.connections, args.threads)  # warm up (imports, connections)
+            if name == "webhook endpoint":  # fresh ids for the measured run: new deliveries, not duplicates
+                lua_script(script, 60_000, first_id=900000)
+            results[name] = wrk(port, script, args.seconds, args.connections, args.threads)
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(10)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+        stop_embedded_redis(tmp)
+    ratio = results["webhook endpoint"]["requests_per_second"] / results["bare flask"]["requests_per_second"]
+    print(f"\nIntake: gunicorn {args.workers} gthread workers x 4 threads, wrk {args.threads} threads {args.connections} connections, {args.seconds}s, 127.0.0.1")
+    print(f"{'endpoint':<18} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
+    for name, r in results.items():
+        print(f"{name:<18} {r['requests_per_second']:>9.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['non_2xx']:>8}")
+    print(f"ratio webhook/bare: {ratio:.2f}x  (target >= 0.70x, p99 < 50 ms)")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "intake.json").write_text(json.dumps({"settings": vars(args), "results": results, "ratio": ratio}, indent=2))
+    shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
