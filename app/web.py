@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None, *, enqueue=None) -> Flask:  # n
     @app.after_request
     def _observe(response):  # noqa: ANN001, ANN202
         if request.path.startswith("/webhooks/"):
-            provider = request.path.rsplit("/", 1)[-1]
+            provider = request.path.split("/")[2] if request.path.count("/") >= 2 else "unknown"
             metrics.INTAKE_SECONDS.labels(provider=provider).observe(time.perf_counter() - g.get("started", time.perf_counter()))
         return response
 
