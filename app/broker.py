@@ -26,9 +26,12 @@ def broker_url(settings: Settings) -> str:
 
 def redis_client(settings: Settings) -> redis.Redis:
     """A plain redis-py client on the same server as the broker (rate budgets, locks)."""
-    if settings.REDIS_URL:
-        return redis.Redis.from_url(settings.REDIS_URL)
-    return redis.Redis(unix_socket_path=str(ensure_embedded_redis(settings.VAR_DIR)))
+    url = settings.REDIS_URL
+    if not url:
+        return redis.Redis(unix_socket_path=str(ensure_embedded_redis(settings.VAR_DIR)))
+    if url.startswith("redis+socket://"):  # kombu's spelling of a unix socket; redis-py calls it unix://
+        url = "unix://" + url[len("redis+socket://") :]
+    return redis.Redis.from_url(url)
 
 
 def _alive(socket_path: Path) -> bool:

@@ -14,21 +14,20 @@ from app.logging import configure_logging
 from app.webhooks.common import BodyTooLarge
 
 
-def _celery_enqueue(delivery_id: int) -> None:
-    from workers.tasks import enqueue  # imported late: the web process needs the broker only to publish
-
-    enqueue(delivery_id)
-
-
 def create_app(settings: Settings | None = None, *, enqueue=None) -> Flask:  # noqa: ANN001
     settings = settings or get_settings()
     configure_logging(settings)
     app = Flask(__name__)
     sessions = session_factory(settings.database_url)
+    if enqueue is None:
+        from app.broker import redis_client
+        from workers.publish import RedisEnqueue
+
+        enqueue = RedisEnqueue(lambda: redis_client(settings))
     app.config.update(
         SETTINGS=settings,
         SESSIONS=sessions,
-        ENQUEUE=enqueue if enqueue is not None else _celery_enqueue,
+        ENQUEUE=enqueue,
         ZENDESK_PROVIDER="sandbox" if settings.helpdesk_name == "sandbox" else "zendesk",
         SECRET_KEY=settings.SECRET_KEY or settings.local_secret("secret_key"),
         MAX_CONTENT_LENGTH=None,  # checked per endpoint, so the error body is our JSON

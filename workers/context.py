@@ -20,6 +20,7 @@ class WorkerContext:
     helpdesks: dict[str, Helpdesk]
     models: Any
     policy: Any
+    router: Any = None  # app.routing.Router when an LLM is configured; None = the offline engine only
 
     def helpdesk(self, provider: str) -> Helpdesk:
         if provider not in self.helpdesks:
@@ -48,12 +49,17 @@ def build_helpdesk(provider: str, settings: Settings, sessions: sessionmaker[Ses
 def build_context(settings: Settings | None = None) -> WorkerContext:
     settings = settings or get_settings()
     policy = triage.load_policy(settings.TRIAGE_POLICY_FILE or None)
+    from app.broker import redis_client
+    from app.routing import build_router
+
     return WorkerContext(
         settings=settings,
         sessions=session_factory(settings.database_url),
         helpdesks={},
         models=triage.load_models(settings.TRIAGE_MODEL_DIR or None),
         policy=policy,
+        # The monthly LLM budget is shared by every worker through the broker's Redis.
+        router=build_router(settings, policy, redis=redis_client(settings)),
     )
 
 

@@ -19,7 +19,7 @@ import structlog
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from app import triage
+from app import routing, triage
 from app.models import Delivery, DeliveryStatus, Outcome, utcnow
 from app.ports import IntegrationError
 from app.triage.decision import Decision
@@ -108,6 +108,8 @@ def _triage_and_apply(delivery: Delivery, ctx: WorkerContext, timings: dict[str,
             return DeliveryStatus.SKIPPED, None, ticket
         t0 = time.perf_counter()
         decision = triage.run(ticket, ctx.models, ctx.policy)
+        # With an LLM configured, hard tickets go up a tier; provider failures fall back to `decision`.
+        decision = routing.refine(ticket, decision, ctx.router)
         timings["triage"] = (time.perf_counter() - t0) * 1000
         for stage in decision.trace:
             timings[f"triage.{stage.name}"] = stage.ms

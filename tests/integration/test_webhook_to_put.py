@@ -10,7 +10,6 @@ from app.models import Delivery, DeliveryStatus
 from app.webhooks.signature import zendesk_headers
 from bench.mock_zendesk import MockServer
 from tests.conftest import TEST_SECRET, WorkerProcess, make_settings, wait_for, worker_env
-from workers.celery_app import make_celery
 
 pytestmark = pytest.mark.integration
 
@@ -23,16 +22,20 @@ def zendesk():  # noqa: ANN201
 
 
 @pytest.fixture
-def stack(var_dir, redis_server, zendesk, tmp_path):  # noqa: ANN001, ANN201
-    zendesk_env = {
+def extra_env() -> dict[str, str]:
+    return {}
+
+
+@pytest.fixture
+def stack(var_dir, redis_server, zendesk, tmp_path, extra_env):  # noqa: ANN001, ANN201
+    zendesk_env = {**extra_env, 
         "HELPDESK": "zendesk", "ZENDESK_SUBDOMAIN": "acme", "ZENDESK_EMAIL": "bot@acme.test", "ZENDESK_API_TOKEN": "tok",
         "ZENDESK_BASE_URL": zendesk.url, "DELIVERY_LEASE_SECONDS": "4", "SWEEP_INTERVAL_SECONDS": "1", "SWEEP_STUCK_SECONDS": "5",
     }
     settings = make_settings(var_dir, REDIS_URL=redis_server.url, **{k: v for k, v in zendesk_env.items()})
     from app.web import create_app
 
-    celery = make_celery(settings)
-    app = create_app(settings, enqueue=lambda delivery_id: celery.send_task("triage", args=[delivery_id]))
+    app = create_app(settings)  # the production enqueue: a Celery message pushed straight to Redis
     workers: list[WorkerProcess] = []
 
     def start_worker() -> WorkerProcess:
@@ -95,3 +98,41 @@ def test_three_deliveries_and_a_sigkill_still_one_note(stack, zendesk) -> None: 
 
 def _put_in_flight(zendesk) -> bool:  # noqa: ANN001
     return zendesk.desk.put_started > 0
+
+
+@pytest.fixture
+def openai_server():  # noqa: ANN201
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    from tests.llm.test_compatible_server import FakeOpenAI
+
+    FakeOpenAI.seen = []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), FakeOpenAI)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1", FakeOpenAI.seen
+    httpd.shutdown()
+
+
+def test_openai_compatible_server_drives_the_whole_path(var_dir, redis_server, zendesk, tmp_path, openai_server) -> None:  # noqa: ANN001
+    url, seen = openai_server
+    llm_env = {"OPENAI_BASE_URL": url, "LLM_CHEAP_MODEL": "openai:llama3.1:8b", "LLM_STRONG_MODEL": "openai:llama3.1:70b",
+               "LLM_CHEAP_THRESHOLD": "0", "LLM_STRONG_THRESHOLD": "1.01"}
+    zendesk_env = {"HELPDESK": "zendesk", "ZENDESK_SUBDOMAIN": "acme", "ZENDESK_EMAIL": "bot@acme.test",
+                   "ZENDESK_API_TOKEN": "tok", "ZENDESK_BASE_URL": zendesk.url, **llm_env}
+    settings = make_settings(var_dir, REDIS_URL=redis_server.url, **zendesk_env)
+    from app.web import create_app
+
+    app = create_app(settings)
+    zendesk.desk.add_ticket(303, "Where is my order", [("customer", "Hi, where is my parcel? It was due Monday.")])
+    worker = WorkerProcess(worker_env(settings, redis_server.url, **zendesk_env), tmp_path / "llm-worker.log").start()
+    try:
+        response = send(app.test_client(), 303)
+        delivery_id = response.json["delivery_id"]
+        wait_for(lambda: delivery_status(app, delivery_id) == DeliveryStatus.DONE, 90, message=f"done\n{worker.log()[-3000:]}")
+    finally:
+        worker.stop()
+    assert seen and all(s["path"] == "/v1/chat/completions" for s in seen)
+    assert seen[0]["body"]["model"] == "llama3.1:8b"
+    [note] = zendesk.desk.notes_for(303)
+    assert "openai:llama3.1:8b" in note
