@@ -102,7 +102,7 @@ def emotion_data(data_root: Path) -> tuple[list[str], list[int], list[float]]:
             if "W" not in row["tags"] and row["intent"] != "complaint":
                 texts.append(row["instruction"])
                 labels.append(0)
-                weights.append(0.5)
+                weights.append(2.0)
     for label, text in read_tsv(TRAINING_DATA / "emotion_examples.tsv"):
         texts.append(text)
         labels.append(int(label))
@@ -116,11 +116,37 @@ def anger_rows(path: Path) -> tuple[list[str], np.ndarray]:
     return [r["text"] for r in rows], np.array(["anger" in r["labels"].split(";") for r in rows])
 
 
+def emotion_report(emotion: EmotionModel, data_root: Path) -> dict[str, float]:
+    """Issue 6 target: >=90% recall on GoEmotions test anger rows, <=20% of Bitext test escalated."""
+    from app.triage.escalation import Signals, reasons
+    from app.triage.policy import load_policy
+
+    policy = load_policy()
+    test_texts, test_anger = anger_rows(data_root / "goemotions" / "test.csv")
+    with (data_root / "goemotions" / "test.csv").open(encoding="utf-8") as f:
+        negative = np.array([r["negative_escalation_candidate"] == "1" for r in csv.DictReader(f)])
+    scores = emotion.scores(test_texts)
+    flagged = scores >= policy.emotion_at_least
+    with (data_root / "bitext_customer_support" / "test.csv").open(encoding="utf-8") as f:
+        bitext = [r["instruction"] for r in csv.DictReader(f)]
+    bitext_scores = emotion.scores(bitext)
+    # Emotion rules only (angry score or anger words): intent rules are measured by `triage eval`.
+    escalated = [
+        bool(reasons(Signals("other", 1.0, float(s), t, None, 1), policy)) for t, s in zip(bitext, bitext_scores)
+    ]
+    return {
+        "goemotions_test_anger_recall": round(float(flagged[test_anger].mean()), 4),
+        "goemotions_test_negative_recall": round(float(flagged[negative].mean()), 4),
+        "goemotions_test_flag_rate": round(float(flagged.mean()), 4),
+        "bitext_test_emotion_escalation_rate": round(float(np.mean(escalated)), 4),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=ROOT / "app" / "triage" / "models" / "default")
-    parser.add_argument("--anger-recall", type=float, default=0.92, help="target recall on GoEmotions dev anger rows")
+    parser.add_argument("--anger-recall", type=float, default=0.90, help="target recall on GoEmotions dev anger rows")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     embedder = Embedder(threads=2)
@@ -144,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         "operating_point": threshold,
         "target_dev_anger_recall": args.anger_recall,
     }
+    emotion.meta["measured"] = emotion_report(emotion, args.data_root)
+    print("emotion:", json.dumps(emotion.meta["measured"]))
     emotion.save(args.out)
 
     version = dt.datetime.now(dt.UTC).strftime("default-%Y%m%d-%H%M")

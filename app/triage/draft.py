@@ -26,29 +26,52 @@ class Draft:
     dropped_money_promises: int = 0
 
 
-def _plain(markdown: str) -> str:
+def _blocks(markdown: str) -> list[str]:
+    """Paragraphs and bullet items as single lines: articles wrap lines, drafts must not cut sentences."""
     text = re.sub(r"\*\*?|__|`", "", markdown)
     text = re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", text)
-    lines = [re.sub(r"^\s*(?:[-*]|\d+\.)\s+", "- ", line).rstrip() for line in text.splitlines()]
-    return "\n".join(line for line in lines if line.strip())
+    blocks: list[str] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped:
+            blocks.append("")
+            continue
+        bullet = re.match(r"^(?:[-*]|\d+\.)\s+(.*)", stripped)
+        if bullet:
+            blocks.append("- " + bullet.group(1))
+        elif blocks and blocks[-1]:
+            blocks[-1] += " " + stripped
+        else:
+            blocks.append(stripped)
+    return [b for b in blocks if b]
 
 
 def _excerpt(text: str, allow_money: bool, limit: int = 700) -> tuple[str, int]:
     kept: list[str] = []
     dropped = 0
     size = 0
-    for line in _plain(text).splitlines():
-        sentences = [s for s in _SENTENCE.split(line) if s.strip()]
+    for block in _blocks(text):
+        bullet = block.startswith("- ")
+        sentences = [s for s in _SENTENCE.split(block[2:] if bullet else block) if s.strip()]
         if not allow_money:
             clean = [s for s in sentences if not _MONEY_PROMISE.search(s)]
             dropped += len(sentences) - len(clean)
             sentences = clean
         if not sentences:
             continue
+        if size + sum(map(len, sentences)) > limit:
+            if kept:
+                break
+            # The first block alone is too long: keep whole sentences up to the limit.
+            fitted: list[str] = []
+            for sentence in sentences:
+                if fitted and size + len(sentence) > limit:
+                    break
+                fitted.append(sentence)
+                size += len(sentence)
+            sentences = fitted
         piece = " ".join(sentences)
-        if size + len(piece) > limit and kept:
-            break
-        kept.append(piece)
+        kept.append(("- " if bullet else "") + piece)
         size += len(piece)
     return "\n".join(kept), dropped
 
@@ -58,12 +81,20 @@ def first_name(requester_name: str) -> str:
     return name[0] if name else ""
 
 
-def compose(intent: str, hits: list[Hit], min_score: float, requester_name: str, signature: str) -> Draft:
+def compose(
+    intent: str, hits: list[Hit], min_score: float, requester_name: str, signature: str, needs_article: bool = True
+) -> Draft:
     name = first_name(requester_name)
     greeting = f"Hi {name}," if name else "Hello,"
     topic = TOPIC.get(intent, "your request")
-    best = hits[0] if hits else None
-    if best is None or best.score < min_score:
+    if not needs_article:
+        # Thanks for feedback states no policy, so it needs no article to be grounded in.
+        body = "Thank you for taking the time to write to us. I have passed your message on to the team."
+        return Draft(f"{greeting}\n\n{body}\n\nBest regards,\n{signature}", None, None, 1.0, True)
+    similar = [h for h in hits if h.via == "similarity" and h.score >= min_score]
+    by_intent = [h for h in hits if h.via == "intent"]
+    best = similar[0] if similar else (by_intent[0] if by_intent else (hits[0] if hits else None))
+    if best is None or (best.score < min_score and best.via != "intent"):
         body = (
             f"Thank you for contacting us about {topic}. I could not find an answer to your question in our "
             "help center, so a colleague will look into it personally and get back to you shortly."

@@ -32,12 +32,17 @@ _CUES: tuple[tuple[re.Pattern[str], float], ...] = tuple(
         (r"\b(?:unacceptable|ridiculous|outrageous|disgusting|furious|appalling|terrible service|worst)\b", 2.0),
         (r"\b(?:scam|fraud|lawyer|attorney|sue you|chargeback|report you|trading standards)\b", 2.0),
         (r"!{2,}|\?!|!\?", 1.0),
-        (r"\b(?:otra vez|de nuevo|inaceptable|harto|estafa|vergüenza)\b", 1.5),
-        (r"\b(?:encore une fois|inadmissible|inacceptable|arnaque|marre|scandaleux)\b", 1.5),
-        (r"\b(?:schon wieder|unverschämt|frechheit|betrug|inakzeptabel|reicht mir)\b", 1.5),
-        (r"\b(?:di nuovo|inaccettabile|vergogna|truffa)\b", 1.5),
+        (r"\b(?:otra vez|de nuevo|inaceptable|harto|estafa|vergüenza)\b", 2.0),
+        (r"\b(?:encore une fois|inadmissible|inacceptable|arnaque|marre|scandaleux)\b", 2.0),
+        (r"\b(?:schon wieder|unverschämt|frechheit|betrug|inakzeptabel|reicht mir)\b", 2.0),
+        (r"\b(?:di nuovo|inaccettabile|vergogna|truffa|stufo)\b", 2.0),
+        (r"\b(?:de novo|inaceitável|absurdo|vergonha|farto)\b", 2.0),
+        (r"\b(?:alweer|onaanvaardbaar|schandalig|oplichting)\b", 2.0),
+        (r"\b(?:immer noch nicht|noch immer nicht|seit wochen|toujours pas|depuis des semaines|todavía no|desde hace semanas)\b", 1.0),
     )
 )
+# A calm non-English message scores ~0.14; one strong cue ("inaceptable", "!!") lifts it over 0.5.
+NON_ENGLISH_BASE_LOGIT = -1.8
 _SHOUTING = re.compile(r"\b[A-Z]{4,}\b")
 _POSITIVE = re.compile(
     r"\b(?:thanks?|thank you|great|love|awesome|perfect|appreciate|gracias|merci|danke|grazie|obrigad[oa])\b",
@@ -62,20 +67,24 @@ class EmotionModel:
     offset: float = 0.0
     meta: dict = field(default_factory=dict)
 
-    def scores(self, texts: Sequence[str]) -> np.ndarray:
+    def scores(self, texts: Sequence[str], english: bool = True) -> np.ndarray:
+        """Scores in 0..1. The trained part learned English (Reddit) only: on other languages its
+        character n-grams fire on accents, so there only the multilingual cue rules count."""
+        cues = np.array([cue_boost(t) for t in texts])
+        if not english:
+            return 1.0 / (1.0 + np.exp(-(NON_ENGLISH_BASE_LOGIT + cues)))
         x = self.features.transform(texts)
-        logits = np.asarray(x @ self.coef, dtype=np.float64).ravel() + self.intercept + self.offset
-        logits += np.array([cue_boost(t) for t in texts])
+        logits = np.asarray(x @ self.coef, dtype=np.float64).ravel() + self.intercept + self.offset + cues
         return 1.0 / (1.0 + np.exp(-logits))
 
-    def score(self, text: str) -> float:
-        return float(self.scores([text])[0]) if text.strip() else 0.0
+    def score(self, text: str, english: bool = True) -> float:
+        return float(self.scores([text], english)[0]) if text.strip() else 0.0
 
     @staticmethod
     def sentiment(score: float, text: str, angry_at: float) -> str:
         if score >= angry_at:
             return "angry"
-        if score >= angry_at * 0.6:
+        if score >= angry_at * 0.8:
             return "negative"
         return "positive" if _POSITIVE.search(text) else "neutral"
 

@@ -15,10 +15,10 @@ TOPIC: dict[str, str] = {
     "account_access": "access to their account",
     "account_suspended": "a suspended account",
     "technical_issue": "a technical problem",
-    "product_question": "a product question",
+    "product_question": "a product",
     "complaint": "a complaint about the service",
     "legal_privacy": "a privacy or legal request",
-    "feedback": "feedback",
+    "feedback": "their experience (feedback)",
     "other": "a request outside the usual topics",
     "unsure": "a request the bot could not classify",
 }

@@ -23,6 +23,7 @@ class Article:
     intents: frozenset[str]
     allows: frozenset[str]
     body: str
+    primary_intent: str = ""
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class Section:
 class Hit:
     section: Section
     score: float
+    via: str = "similarity"  # or "intent": chosen because the article is the one for the ticket's intent
 
 
 def parse_article(path: Path) -> Article | None:
@@ -56,11 +58,16 @@ def parse_article(path: Path) -> Article | None:
         intents=_list(meta.get("intents", "")),
         allows=_list(meta.get("allows", "")),
         body=raw[match.end() :],
+        primary_intent=next(iter(_ordered(meta.get("intents", ""))), ""),
     )
 
 
+def _ordered(value: str) -> list[str]:
+    return [item.strip().strip("\"'") for item in value.strip("[] ").split(",") if item.strip()]
+
+
 def _list(value: str) -> frozenset[str]:
-    return frozenset(item.strip().strip("\"'") for item in value.strip("[] ").split(",") if item.strip())
+    return frozenset(_ordered(value))
 
 
 def _sections(article: Article) -> list[Section]:
@@ -92,10 +99,21 @@ class KnowledgeBase:
         articles = [a for p in sorted(root.glob("*.md")) if (a := parse_article(p))] if root.is_dir() else []
         return cls(articles, embed)
 
-    def search(self, query_vector: np.ndarray, intent: str, k: int = 3) -> list[Hit]:
+    def search(self, query_vector: np.ndarray, intent: str, k: int = 3, confident: bool = False) -> list[Hit]:
+        """Best sections first. With a `confident` intent, the article written first for that intent
+        (its front matter lists the intent first) is the fallback: MiniLM is English-only, so a French
+        ticket about a late parcel scores low against every English section even when the classifier
+        knows exactly what it is about."""
         if not self.sections:
             return []
         scores = self._vectors @ query_vector
         boost = np.array([INTENT_BOOST if intent in s.article.intents else 0.0 for s in self.sections])
-        ranked = np.argsort(-(scores + boost))[:k]
-        return [Hit(self.sections[i], float(scores[i] + boost[i])) for i in ranked]
+        total = scores + boost
+        ranked = list(np.argsort(-total)[:k])
+        hits = [Hit(self.sections[i], float(total[i]), "similarity") for i in ranked]
+        if confident:
+            primary = [i for i, s in enumerate(self.sections) if s.article.primary_intent == intent]
+            if primary:
+                best = max(primary, key=lambda i: total[i])
+                hits.append(Hit(self.sections[best], float(total[best]), "intent"))
+        return hits

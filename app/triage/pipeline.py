@@ -6,8 +6,10 @@ the note can carry the customer's personal data; the draft alone gets the origin
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
+
+import numpy as np
 
 from app.triage import draft as drafting
 from app.triage import escalation, handoff, note, routing
@@ -21,6 +23,8 @@ from app.triage.ticket import Comment, Ticket
 
 T = TypeVar("T")
 MAX_INTENT_CHARS = 1200
+# Tokens of the ticket the transformer reads (intent and retrieval share the one embedding).
+TICKET_TOKENS = 64
 
 
 class _Clock:
@@ -66,15 +70,19 @@ def run(ticket: Ticket, models: Models, policy: Policy) -> Decision:
     # Anger anywhere in the last three customer messages counts: calm words later rarely undo it.
     emotion = clock.time(
         "emotion",
-        lambda: float(models.emotion.scores((customer or [subject])[-3:]).max()),
+        lambda: float(models.emotion.scores((customer or [subject])[-3:], english=language == "en").max()),
         lambda s: f"{s:.2f}",
     )
     sentiment = models.emotion.sentiment(emotion, customer[-1] if customer else subject, policy.emotion_at_least)
 
     intent_text = _intent_text(subject, customer)
+
+    def embed_ticket(texts: Sequence[str]) -> np.ndarray:
+        return models.embedder.embed(texts, max_tokens=TICKET_TOKENS)
+
     prediction = clock.time(
         "intent",
-        lambda: models.intent.predict([intent_text], models.embedder.embed),
+        lambda: models.intent.predict([intent_text], embed_ticket),
         lambda p: f"{p.labels[0]} {p.confidence[0]:.2f}" + (" (full)" if p.used_embeddings[0] else " (fast)"),
     )
     confidence = float(prediction.confidence[0])
@@ -96,15 +104,18 @@ def run(ticket: Ticket, models: Models, policy: Policy) -> Decision:
     draft_redacted: str | None = None
     restored_draft: str | None = None
     if not reasons:
-        query = models.embedder.embed([intent_text])[0]
+        low_confidence = confidence < policy.low_confidence_below
         hits = clock.time(
             "retrieve",
-            lambda: models.knowledge.search(query, intent),
+            lambda: models.knowledge.search(embed_ticket([intent_text])[0], intent, confident=not low_confidence),
             lambda h: f"{h[0].section.article.id} {h[0].score:.2f}" if h else "no articles",
         )
         draft = clock.time(
             "draft",
-            lambda: drafting.compose(intent, hits, policy.min_article_score, ticket.requester_name, policy.signature),
+            lambda: drafting.compose(
+                intent, hits, policy.min_article_score, ticket.requester_name, policy.signature,
+                needs_article=intent not in policy.no_article_intents,
+            ),
             lambda d: d.article_id or "ungrounded",
         )
         if not draft.grounded:

@@ -48,6 +48,7 @@ class Policy:
     draft_languages: frozenset[str]
     min_article_score: float
     signature: str
+    no_article_intents: frozenset[str]
     helpdesk: dict[str, dict] = field(default_factory=dict)
     path: str = ""
 
@@ -111,6 +112,7 @@ def load_policy(path: str | Path | None = None) -> Policy:
             draft_languages=frozenset(language.get("draft_languages", ("en",))),
             min_article_score=float(drafts.get("min_article_score", 0.35)),
             signature=str(drafts.get("signature", "The Support Team")),
+            no_article_intents=frozenset(drafts.get("no_article_intents", ("feedback",))),
             helpdesk={str(k): dict(v) for k, v in raw.get("helpdesk", {}).items()},
             path=str(policy_path),
         )

@@ -1,0 +1,170 @@
+"""`triage train` and `triage eval`: train an intent model on your labelled tickets, and measure one.
+
+Both run fully offline. `train` saves a versioned model directory that the worker loads with
+`app.triage.load_models(model_dir)`; `eval` trains on one file and scores another (or k-fold).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+console = Console(stderr=True)
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    train = subparsers.add_parser("train", help="train an intent model on labelled tickets (CSV/JSONL text,label)")
+    train.add_argument("--data", required=True, help="CSV or JSONL with text and label columns")
+    train.add_argument("--out", required=True, help="model directory to write (point TRIAGE model dir at it)")
+    _column_args(train)
+    train.add_argument("--c", type=float, default=0.5, help="LinearSVC regularisation (default 0.5)")
+    train.set_defaults(func=cmd_train)
+
+    evaluate = subparsers.add_parser("eval", help="train on TRAIN, score TEST (or k-fold on --data)")
+    evaluate.add_argument("--train", help="training file (CSV/JSONL)")
+    evaluate.add_argument("--test", help="test file; rows labelled `oos` are out of scope")
+    evaluate.add_argument("--data", help="single file for cross-validation with --folds")
+    evaluate.add_argument("--folds", type=int, default=5)
+    evaluate.add_argument("--train-where", help="row filter for the training file, e.g. lang=en,split=valid")
+    evaluate.add_argument("--test-where", help="row filter for the test file, e.g. split=test")
+    evaluate.add_argument("--by", help="also report accuracy per value of this test column (e.g. lang)")
+    evaluate.add_argument("--policy", help="policy TOML for the escalation rate (default: bundled)")
+    evaluate.add_argument("--json", dest="json_out", help="write the metrics as JSON here")
+    _column_args(evaluate)
+    evaluate.set_defaults(func=cmd_eval)
+
+
+def _column_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--text-col", help="text column (auto: text, instruction, utterance, message, body)")
+    parser.add_argument("--label-col", help="label column (auto: label, intent, category)")
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description:<28}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(), console=console,
+    )
+
+
+def _embedders() -> tuple:
+    """Training may use every core; prediction is timed on one core, as one worker process runs it."""
+    from app.triage.embeddings import Embedder
+
+    predict = Embedder(threads=1)
+    train = Embedder(threads=max(1, os.cpu_count() or 1))
+    return train, predict
+
+
+def cmd_train(args: argparse.Namespace, settings: object = None) -> int:
+    from app.triage.datasets import DatasetError, read_labelled
+    from app.triage.intent import IntentModel
+
+    try:
+        data = read_labelled(args.data, args.text_col, args.label_col)
+    except (OSError, DatasetError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        return 2
+    console.print(f"{len(data.texts)} rows, {len(set(data.labels))} labels from {args.data}")
+    train_embedder, _ = _embedders()
+    with _progress() as bar:
+        task = bar.add_task("training", total=1.0)
+
+        def step(message: str, fraction: float) -> None:
+            bar.update(task, description=message, completed=fraction)
+
+        model = IntentModel.train(data.texts, data.labels, train_embedder.embed, c=args.c, progress=step)
+    out = Path(args.out)
+    digest = hashlib.sha256("\n".join(f"{t}\t{l}" for t, l in zip(data.texts, data.labels)).encode()).hexdigest()
+    version = f"{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}-{digest[:8]}"
+    model.meta.update({"version": version, "data_file": Path(args.data).name, "data_sha256": digest})
+    model.save(out)
+    manifest = {"version": version, "intents": model.classes, "data_sha256": digest, **{
+        k: model.meta[k] for k in ("train_rows", "train_seconds", "cv_accuracy", "cv_accuracy_cascade") if k in model.meta
+    }}
+    (out / "MODEL.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    console.print(
+        f"cross-validated accuracy: [bold]{model.meta.get('cv_accuracy', float('nan')):.4f}[/] "
+        f"(with the fast cascade {model.meta.get('cv_accuracy_cascade', float('nan')):.4f}); "
+        f"trained in {model.meta['train_seconds']:.1f}s"
+    )
+    console.print(f"saved model {version} to {out}  (load with app.triage.load_models({str(out)!r}))")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, settings: object = None) -> int:
+    from app.triage.datasets import DatasetError, read_labelled
+    from app.triage.emotion import EmotionModel
+    from app.triage.evaluation import cross_validate, metrics, score
+    from app.triage.bundle import DEFAULT_MODEL_DIR
+    from app.triage.policy import load_policy
+
+    if not ((args.train and args.test) or args.data):
+        console.print("[red]error:[/] give --train and --test, or --data with --folds")
+        return 2
+    policy = load_policy(args.policy)
+    emotion = EmotionModel.load(DEFAULT_MODEL_DIR)
+    train_embedder, predict_embedder = _embedders()
+    try:
+        if args.data:
+            data = read_labelled(args.data, args.text_col, args.label_col, args.test_where)
+            groups = [r.get(args.by, "") for r in data.rows] if args.by else None
+            with _progress() as bar:
+                task = bar.add_task(f"{args.folds}-fold cross-validation", total=args.folds)
+                scored = cross_validate(
+                    data.texts, data.labels, args.folds, train_embedder.embed, predict_embedder.embed, policy, emotion,
+                    on_fold=lambda k: bar.update(task, completed=k),
+                )
+        else:
+            train = read_labelled(args.train, args.text_col, args.label_col, args.train_where)
+            test = read_labelled(args.test, args.text_col, args.label_col, args.test_where)
+            groups = [r.get(args.by, "") for r in test.rows] if args.by else None
+            train_rows = [(t, l) for t, l in zip(train.texts, train.labels)]
+            with _progress() as bar:
+                task = bar.add_task("training", total=1.0)
+                scored = score(
+                    [t for t, _ in train_rows], [l for _, l in train_rows], test.texts, test.labels,
+                    train_embedder.embed, predict_embedder.embed, policy, emotion,
+                    progress=lambda msg, frac: bar.update(task, description=msg, completed=frac),
+                )
+    except (OSError, DatasetError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        return 2
+    result = metrics(scored, policy, groups)
+    _print(result)
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+def _print(result: dict) -> None:
+    table = Table(title="intent evaluation", show_header=False)
+    for key in ("rows", "accuracy", "macro_f1", "ece", "inscope_accuracy", "oos_recall", "escalation_rate",
+                "train_seconds", "predict_per_second", "embedding_share"):
+        value = result.get(key)
+        table.add_row(key, "-" if value is None else (f"{value:.4f}" if isinstance(value, float) else str(value)))
+    out = Console()
+    out.print(table)
+    out.print("worst intents: " + ", ".join(f"{w['intent']} (F1 {w['f1']:.2f}, n={w['support']})" for w in result["worst_intents"]))
+    for name, group in (result.get("by_group") or {}).items():
+        out.print(f"  {name}: accuracy {group['accuracy']:.4f} on {group['rows']} rows")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry (`python -m app.cli_models ...`) until the commands are wired into `triage`."""
+    parser = argparse.ArgumentParser(prog="triage")
+    add_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""Scoring an intent model on labelled data: accuracy, macro-F1, ECE, out-of-scope and escalation rate."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.metrics import f1_score
+from sklearn.model_selection import StratifiedKFold
+
+from app.triage.calibration import expected_calibration_error
+from app.triage.emotion import EmotionModel
+from app.triage.escalation import Signals, reasons
+from app.triage.intent import EmbedFn, IntentModel, Progress
+from app.triage.policy import Policy
+from app.triage.taxonomy import OOS_LABELS, UNSURE
+
+
+@dataclass
+class Scored:
+    """Predictions for a test set, in test order."""
+
+    truth: list[str]
+    predicted: list[str]
+    confidence: np.ndarray
+    emotion: np.ndarray
+    texts: list[str]
+    train_seconds: float
+    predict_seconds: float
+    used_embeddings: float
+
+
+def score(
+    train_texts: Sequence[str],
+    train_labels: Sequence[str],
+    test_texts: Sequence[str],
+    test_labels: Sequence[str],
+    train_embed: EmbedFn,
+    predict_embed: EmbedFn,
+    policy: Policy,
+    emotion: EmotionModel | None,
+    progress: Progress | None = None,
+) -> Scored:
+    started = time.perf_counter()
+    model = IntentModel.train(train_texts, train_labels, train_embed, progress=progress)
+    train_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    prediction = model.predict(list(test_texts), predict_embed)
+    predict_seconds = time.perf_counter() - started
+    predicted = [
+        UNSURE if (label.lower() in OOS_LABELS or conf < policy.unsure_below) else label
+        for label, conf in zip(prediction.labels, prediction.confidence)
+    ]
+    emotions = emotion.scores(list(test_texts)) if emotion else np.zeros(len(test_texts))
+    return Scored(
+        list(test_labels), predicted, prediction.confidence, emotions, list(test_texts),
+        train_seconds, predict_seconds, float(prediction.used_embeddings.mean()),
+    )
+
+
+def cross_validate(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    folds: int,
+    train_embed: EmbedFn,
+    predict_embed: EmbedFn,
+    policy: Policy,
+    emotion: EmotionModel | None,
+    on_fold: Callable[[int], None] | None = None,
+) -> Scored:
+    """K-fold: every row is predicted once by a model that did not see it; results merged in row order."""
+    y = np.array(labels)
+    predicted = [""] * len(y)
+    confidence = np.zeros(len(y))
+    emotions = np.zeros(len(y))
+    train_seconds = predict_seconds = used = 0.0
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
+    # Labels rarer than the fold count cannot be stratified; sklearn warns and still splits.
+    for k, (tr, te) in enumerate(splitter.split(np.zeros(len(y)), y)):
+        part = score(
+            [texts[i] for i in tr], [labels[i] for i in tr], [texts[i] for i in te], [labels[i] for i in te],
+            train_embed, predict_embed, policy, emotion,
+        )
+        for j, i in enumerate(te):
+            predicted[i] = part.predicted[j]
+            confidence[i] = part.confidence[j]
+            emotions[i] = part.emotion[j]
+        train_seconds += part.train_seconds / folds
+        predict_seconds += part.predict_seconds
+        used += part.used_embeddings * len(te) / len(y)
+        if on_fold:
+            on_fold(k + 1)
+    return Scored(list(labels), predicted, confidence, emotions, list(texts), train_seconds, predict_seconds, used)
+
+
+def metrics(scored: Scored, policy: Policy, groups: Sequence[str] | None = None) -> dict:
+    truth = np.array([UNSURE if t.lower() in OOS_LABELS else t for t in scored.truth])
+    predicted = np.array(scored.predicted)
+    correct = truth == predicted
+    in_scope = truth != UNSURE
+    result: dict = {
+        "rows": len(truth),
+        "accuracy": float(correct.mean()),
+        "macro_f1": float(f1_score(truth, predicted, average="macro", zero_division=0)),
+        "ece": expected_calibration_error(scored.confidence, correct),
+        "inscope_accuracy": float(correct[in_scope].mean()) if in_scope.any() else None,
+        "oos_recall": float((predicted[~in_scope] == UNSURE).mean()) if (~in_scope).any() else None,
+        "escalation_rate": escalation_rate(scored, policy),
+        "train_seconds": round(scored.train_seconds, 2),
+        "predict_per_second": round(len(truth) / max(scored.predict_seconds, 1e-9), 1),
+        "embedding_share": round(scored.used_embeddings, 3),
+    }
+    labels = sorted(set(truth))
+    f1s = f1_score(truth, predicted, labels=labels, average=None, zero_division=0)
+    result["worst_intents"] = [
+        {"intent": labels[i], "f1": round(float(f1s[i]), 3), "support": int((truth == labels[i]).sum())}
+        for i in np.argsort(f1s)[:5]
+    ]
+    if groups is not None:
+        g = np.array(groups)
+        result["by_group"] = {
+            str(name): {"rows": int((g == name).sum()), "accuracy": round(float(correct[g == name].mean()), 4)}
+            for name in sorted(set(g))
+        }
+    return result
+
+
+def escalation_rate(scored: Scored, policy: Policy) -> float:
+    """Share of rows the policy would hand to a human (single-message rules: no thread, no offer)."""
+    escalated = 0
+    for text, intent, conf, emo in zip(scored.texts, scored.predicted, scored.confidence, scored.emotion):
+        if reasons(Signals(intent, float(conf), float(emo), text, None, 1), policy):
+            escalated += 1
+    return escalated / max(len(scored.texts), 1)

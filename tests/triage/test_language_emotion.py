@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import pytest
+
+from app.triage import Models
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("Where is my order? It has been a week.", "en"),
+        ("Mi pedido no ha llegado todavía", "es"),
+        ("Je voudrais annuler ma commande", "fr"),
+        ("Ich möchte mein Abo kündigen", "de"),
+        ("A minha encomenda está atrasada", "pt"),
+        ("Il mio ordine è in ritardo", "it"),
+        ("Mijn bestelling is nog niet bezorgd", "nl"),
+        ("注文がまだ届きません", "ja"),
+    ],
+)
+def test_language(models: Models, text: str, code: str) -> None:
+    assert models.language.detect(text)[0] == code
+
+
+def test_short_text_uses_requester_locale(models: Models) -> None:
+    assert models.language.detect("ok thx", "de-DE")[0] == "de"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I've had enough, third time I'm asking for my refund!!",  # VADER/TextBlob: neutral
+        "You keep promising a callback and it never happens",  # VADER: +0.40
+        "This is unacceptable, I want to speak to a manager",
+        "Still waiting for my package, nobody answers my emails",
+    ],
+)
+def test_frustration_caught(models: Models, text: str) -> None:
+    assert models.emotion.score(text) >= 0.5
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Could you tell me how long a refund usually takes?",
+        "What is your return policy?",
+        "Hi, can you help me change my delivery address?",
+        "Thanks a lot, that solved it!",
+    ],
+)
+def test_calm_not_flagged(models: Models, text: str) -> None:
+    assert models.emotion.score(text) < 0.5
+
+
+def test_non_english_uses_cues_only(models: Models) -> None:
+    assert models.emotion.score("Olá, este sofá está disponível na cor verde?", english=False) < 0.3
+    assert models.emotion.score("Es inaceptable, otra vez sin respuesta!!", english=False) >= 0.5
