@@ -15,13 +15,16 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.db import write_lock
 from app.models import Delivery, DeliveryStatus, utcnow
 
 log = structlog.get_logger("intake")
 
 Enqueue = Callable[[int], None]
 
-_INSERT = insert(Delivery).returning(Delivery.id)
+# On the table, not the mapped class: an ORM-enabled insert goes through the unit-of-work bulk path.
+_TABLE = Delivery.__table__
+_INSERT = insert(_TABLE).returning(_TABLE.c.id)
 
 
 @dataclass(frozen=True)
@@ -49,9 +52,10 @@ class Accepted:
 def accept(sessions: sessionmaker[Session], event: IncomingEvent, enqueue: Enqueue) -> Accepted:
     now = utcnow()
     key = event.dedupe_key[:200]
-    with sessions() as session:
+    engine = sessions.kw["bind"]
+    with write_lock(str(engine.url)), engine.connect() as connection:
         try:
-            delivery_id = session.execute(
+            delivery_id = connection.execute(
                 _INSERT,
                 {
                     "provider": event.provider, "account_id": event.account_id, "dedupe_key": key,
@@ -60,12 +64,12 @@ def accept(sessions: sessionmaker[Session], event: IncomingEvent, enqueue: Enque
                     "status": DeliveryStatus.QUEUED, "attempts": 0, "enqueued_at": now, "error": "",
                 },
             ).scalar_one()
-            session.commit()
+            connection.commit()
         except IntegrityError:
-            session.rollback()
-            existing = session.scalar(
-                select(Delivery.id).where(
-                    Delivery.provider == event.provider, Delivery.account_id == event.account_id, Delivery.dedupe_key == key
+            connection.rollback()
+            existing = connection.scalar(
+                select(_TABLE.c.id).where(
+                    _TABLE.c.provider == event.provider, _TABLE.c.account_id == event.account_id, _TABLE.c.dedupe_key == key
                 )
             )
             if existing is None:  # the constraint fired on something else: let the caller answer 5xx
