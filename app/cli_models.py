@@ -59,8 +59,9 @@ def _embedders() -> tuple:
     """Training may use every core; prediction is timed on one core, as one worker process runs it."""
     from app.triage.embeddings import Embedder
 
-    predict = Embedder(threads=1)
-    train = Embedder(threads=max(1, os.cpu_count() or 1))
+    predict = Embedder(threads=1, cache_size=0)
+    # No cache: k-fold would otherwise embed each text once and report the later folds as free.
+    train = Embedder(threads=max(1, os.cpu_count() or 1), cache_size=0)
     return train, predict
 
 
@@ -147,8 +148,8 @@ def cmd_eval(args: argparse.Namespace, settings: object = None) -> int:
 
 def _print(result: dict) -> None:
     table = Table(title="intent evaluation", show_header=False)
-    for key in ("rows", "accuracy", "macro_f1", "ece", "inscope_accuracy", "oos_recall", "escalation_rate",
-                "train_seconds", "predict_per_second", "embedding_share"):
+    for key in ("rows", "accuracy", "accuracy_full_model", "macro_f1", "ece", "inscope_accuracy", "oos_recall", "escalation_rate",
+                "train_seconds", "predict_per_second", "embedding_share", "unsure_share"):
         value = result.get(key)
         table.add_row(key, "-" if value is None else (f"{value:.4f}" if isinstance(value, float) else str(value)))
     out = Console()

@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 from app.triage.embeddings import Embedder  # noqa: E402
 from app.triage.emotion import EmotionModel  # noqa: E402
 from app.triage.intent import IntentModel  # noqa: E402
+from app.triage.static_embeddings import distill  # noqa: E402
 from app.triage.taxonomy import INTENTS  # noqa: E402
 
 TRAINING_DATA = ROOT / "app" / "triage" / "training_data"
@@ -152,6 +153,12 @@ def main(argv: list[str] | None = None) -> int:
     embedder = Embedder(threads=2)
 
     texts, labels = intent_data(args.data_root)
+    args.out.mkdir(parents=True, exist_ok=True)
+    help_center = [p.read_text(encoding="utf-8") for p in (ROOT / "app" / "data" / "helpcenter").glob("*.md")]
+    with (args.data_root / "goemotions" / "train.csv").open(encoding="utf-8") as f:
+        reddit = [r["text"] for r in csv.DictReader(f)]
+    print("static embeddings: distilling MiniLM over its vocabulary")
+    distill(embedder, texts + reddit + help_center).save(args.out)
     print(f"intent: {len(texts)} rows, {len(set(labels))} intents")
     intent = IntentModel.train(texts, labels, embedder.embed, c=0.5, embedding_weight=2.0, min_df=2)
     intent.meta["training_data"] = "Bitext customer support (CDLA-Sharing-1.0) mapped + app/triage/training_data"

@@ -10,6 +10,8 @@ from app.triage.emotion import EmotionModel
 from app.triage.intent import IntentModel
 from app.triage.knowledge import KnowledgeBase
 from app.triage.language import LanguageDetector
+from app.triage.static_embeddings import FILE_NAME as STATIC_FILE
+from app.triage.static_embeddings import StaticEmbedder
 
 DEFAULT_MODEL_DIR = Path(__file__).with_name("models") / "default"
 DEFAULT_LANGUAGES = ("en", "es", "fr", "de", "pt", "it", "nl", "ja")
@@ -21,6 +23,7 @@ class Models:
     emotion: EmotionModel
     language: LanguageDetector
     embedder: Embedder
+    static: StaticEmbedder
     knowledge: KnowledgeBase
     version: str
     meta: dict = field(default_factory=dict)
@@ -38,16 +41,20 @@ def load_models(
     helpcenter_dir: str | Path | None = None,
     languages: tuple[str, ...] = DEFAULT_LANGUAGES,
 ) -> Models:
-    """Load everything from disk (no network). A user model dir without an emotion model uses the default one."""
+    """Load everything from disk (no network). A model dir made by `triage train` holds only an intent
+    model; the emotion model and the static embeddings then come from the default directory."""
     directory = Path(model_dir) if model_dir else DEFAULT_MODEL_DIR
     embedder = shared_embedder()
     emotion_dir = directory if (directory / "emotion.json").exists() else DEFAULT_MODEL_DIR
+    static_dir = directory if (directory / STATIC_FILE).exists() else DEFAULT_MODEL_DIR
+    static = StaticEmbedder.load(static_dir)
     return Models(
         intent=IntentModel.load(directory),
         emotion=EmotionModel.load(emotion_dir),
         language=LanguageDetector(languages),
         embedder=embedder,
-        knowledge=KnowledgeBase.from_folder(helpcenter_dir, embedder.embed),
+        static=static,
+        knowledge=KnowledgeBase.from_folder(helpcenter_dir, static.embed),
         version=model_version(directory),
         meta={"model_dir": str(directory)},
     )

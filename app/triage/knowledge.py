@@ -1,6 +1,6 @@
 """The help center the drafts are grounded in: markdown articles with front matter, split into sections.
 
-Retrieval ranks sections by MiniLM cosine similarity, boosted for articles whose front matter lists the
+Retrieval ranks sections by cosine similarity of static embeddings distilled from MiniLM, boosted for articles whose front matter lists the
 ticket's intent, so a draft quotes the passage that answers the question and cites its article.
 """
 from __future__ import annotations
@@ -91,7 +91,7 @@ class KnowledgeBase:
         self.sections = [s for a in self.articles for s in _sections(a)]
         self._embed = embed
         texts = [f"{s.article.title}. {s.heading}. {s.text[:600]}" for s in self.sections]
-        self._vectors = embed(texts) if texts else np.zeros((0, 384), dtype=np.float32)
+        self._vectors = embed(texts) if texts else np.zeros((0, 1), dtype=np.float32)
 
     @classmethod
     def from_folder(cls, folder: str | Path | None, embed: Callable[[Sequence[str]], np.ndarray]) -> "KnowledgeBase":
@@ -104,7 +104,7 @@ class KnowledgeBase:
         (its front matter lists the intent first) is the fallback: MiniLM is English-only, so a French
         ticket about a late parcel scores low against every English section even when the classifier
         knows exactly what it is about."""
-        if not self.sections:
+        if not self.sections or not query_vector.any():
             return []
         scores = self._vectors @ query_vector
         boost = np.array([INTENT_BOOST if intent in s.article.intents else 0.0 for s in self.sections])

@@ -80,9 +80,12 @@ def run(ticket: Ticket, models: Models, policy: Policy) -> Decision:
     def embed_ticket(texts: Sequence[str]) -> np.ndarray:
         return models.embedder.embed(texts, max_tokens=TICKET_TOKENS)
 
+    # A ticket humans own keeps its routing from the fast head: no draft will be written, so the
+    # transformer's extra accuracy buys nothing there.
+    sticky = escalation.sticky_reason(ticket)
     prediction = clock.time(
         "intent",
-        lambda: models.intent.predict([intent_text], embed_ticket),
+        lambda: models.intent.predict([intent_text], None if sticky else embed_ticket),
         lambda p: f"{p.labels[0]} {p.confidence[0]:.2f}" + (" (full)" if p.used_embeddings[0] else " (fast)"),
     )
     confidence = float(prediction.confidence[0])
@@ -91,7 +94,6 @@ def run(ticket: Ticket, models: Models, policy: Policy) -> Decision:
         intent = UNSURE
 
     offer = last_offer(comments)
-    sticky = escalation.sticky_reason(ticket)
     signals = escalation.Signals(intent, confidence, emotion, customer_text, offer, len(customer))
     reasons = clock.time(
         "escalation",
@@ -107,7 +109,7 @@ def run(ticket: Ticket, models: Models, policy: Policy) -> Decision:
         low_confidence = confidence < policy.low_confidence_below
         hits = clock.time(
             "retrieve",
-            lambda: models.knowledge.search(embed_ticket([intent_text])[0], intent, confident=not low_confidence),
+            lambda: models.knowledge.search(models.static.embed([intent_text])[0], intent, confident=not low_confidence),
             lambda h: f"{h[0].section.article.id} {h[0].score:.2f}" if h else "no articles",
         )
         draft = clock.time(

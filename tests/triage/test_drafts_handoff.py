@@ -40,7 +40,7 @@ def test_ungrounded_draft_says_so() -> None:
 
 
 def test_help_center_retrieval(models: Models) -> None:
-    query = models.embedder.embed(["How do I get an invoice with my company VAT number?"])[0]
+    query = models.static.embed(["How do I get an invoice with my company VAT number?"])[0]
     hits = models.knowledge.search(query, "billing_invoice")
     assert hits[0].section.article.id == "invoices-vat"
     assert len(models.knowledge.articles) >= 10
@@ -75,3 +75,10 @@ def test_offer_by_agent_accepted_and_in_other_language() -> None:
     spanish = last_offer(_thread(("bot", "Podemos ofrecer un descuento del 15%."), ("customer", "No quiero un descuento.")))
     assert spanish is not None and spanish.answer == "rejected"
     assert last_offer(_thread(("customer", "I want a refund"), ("bot", "Your refund was sent yesterday."))) is None
+
+
+def test_static_embeddings_rank_like_minilm(models: Models) -> None:
+    texts = ["Where is my parcel?", "Has my order shipped yet?", "How do I reset my password?"]
+    static = models.static.embed(texts)
+    assert static[0] @ static[1] > static[0] @ static[2]
+    assert np.allclose(np.linalg.norm(static, axis=1), 1.0, atol=1e-4)
