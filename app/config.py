@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     ZENDESK_BOT_USER_ID: str = ""
     ZENDESK_BASE_URL: str = ""  # override https://{subdomain}.zendesk.com (mock servers, proxies)
     ZENDESK_RATE_LIMIT_PER_MINUTE: int = Field(default=200, ge=1, le=100_000)
+    ZENDESK_TIMEOUT_SECONDS: float = Field(default=15.0, gt=0, le=300)  # per API request (connect and read)
 
     SALESFORCE_ORG_ID: str = ""
     SALESFORCE_OUTBOUND_TOKEN: str = ""

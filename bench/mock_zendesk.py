@@ -3,13 +3,17 @@ so an in-process HTTP mock cannot reach it).
 
 It speaks the slice of the Support API the worker uses, in the recorded shapes (ticket, comments with
 cursor meta, users/show_many, PUT with safe_update -> 409 on a stale updated_stamp), records every PUT,
-and injects faults on demand: `POST /_mock/faults {"PUT": [429, 409, 500, "reset", "timeout"]}` makes the
-next PUTs answer those in order. Run alone: `python -m bench.mock_zendesk --port 8089`.
+and injects faults on demand: `POST /_mock/faults {"PUT": [429, 409, 500, "reset", "timeout", "late"]}` makes
+the next PUTs answer those in order ("late" applies the PUT but never answers: the write landed, the response
+was lost). `POST /_mock/storm {"seconds": 8, "rate": 0.5, "faults": [429, 500, "reset"], "methods": ["PUT"]}`
+answers that share of requests with a random one of those faults for a while (seeded, so reruns match).
+`desk.fault_counts` counts what was injected. Run alone: `python -m bench.mock_zendesk --port 8089`.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import re
 import threading
 import time
@@ -40,6 +44,10 @@ class MockZendesk:
         self.put_delay = 0.0
         self.put_started = 0
         self.requests = 0
+        self.timeout_sleep = 20.0  # how long a "timeout"/"late" fault keeps the client waiting
+        self.storm: dict[str, Any] = {}
+        self.fault_counts: dict[str, int] = {}
+        self._random = random.Random(5)
         self._clock = datetime(2026, 11, 1, tzinfo=timezone.utc)
         self._comment_id = 33144692244000
 
@@ -84,7 +92,26 @@ class MockZendesk:
     def next_fault(self, method: str) -> Any:
         with self.lock:
             queue = self.faults.get(method) or []
-            return queue.pop(0) if queue else None
+            fault = queue.pop(0) if queue else None
+            storm = self.storm
+            if fault is None and storm and time.monotonic() < storm["until"] and method in storm["methods"]:
+                if self._random.random() < storm["rate"]:
+                    fault = self._random.choice(storm["faults"])
+            if fault is not None:
+                self.fault_counts[str(fault)] = self.fault_counts.get(str(fault), 0) + 1
+            return fault
+
+    def start_storm(self, seconds: float, rate: float, faults: list[Any], methods: list[str] | None = None) -> None:
+        with self.lock:
+            self.storm = {"until": time.monotonic() + seconds, "rate": rate, "faults": list(faults),
+                          "methods": list(methods or ["PUT"])}
+
+    def put_counts(self) -> dict[int, int]:
+        with self.lock:
+            counts: dict[int, int] = {}
+            for put in self.puts:
+                counts[put["ticket_id"]] = counts.get(put["ticket_id"], 0) + 1
+            return counts
 
     def put(self, ticket_id: int, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         with self.lock:
@@ -132,14 +159,17 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _fault(self, method: str) -> bool:
-        fault = self.server.desk.next_fault(method)
-        if fault is None:
+        return self._answer_fault(self.server.desk.next_fault(method))
+
+    def _answer_fault(self, fault: Any) -> bool:
+        """Answer with an injected fault; False when there is none (or it is "late", which do_PUT plays)."""
+        if fault is None or fault == "late":
             return False
         if fault == "reset":
             self.connection.close()
             return True
         if fault == "timeout":
-            time.sleep(20)
+            time.sleep(self.server.desk.timeout_sleep)
             self.connection.close()
             return True
         status = int(fault)
@@ -178,13 +208,18 @@ class Handler(BaseHTTPRequestHandler):
         desk.requests += 1
         length = int(self.headers.get("Content-Length") or 0)
         payload = json.loads(self.rfile.read(length) or b"{}")
-        if self._fault("PUT"):
+        fault = desk.next_fault("PUT")
+        if self._answer_fault(fault):
             return None
         desk.put_started += 1
         if desk.put_delay:
             time.sleep(desk.put_delay)
         if m := re.fullmatch(r"/api/v2/tickets/(\d+)\.json", urlparse(self.path).path):
             status, body = desk.put(int(m.group(1)), payload)
+            if fault == "late":
+                time.sleep(desk.timeout_sleep)
+                self.connection.close()
+                return None
             return self._send(status, body)
         return self._send(404, {"error": "InvalidEndpoint", "description": "Not found"})
 
@@ -200,7 +235,11 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, desk.faults)
         if path == "/_mock/config":
             desk.put_delay = float(payload.get("put_delay", desk.put_delay))
-            return self._send(200, {"put_delay": desk.put_delay})
+            desk.timeout_sleep = float(payload.get("timeout_sleep", desk.timeout_sleep))
+            return self._send(200, {"put_delay": desk.put_delay, "timeout_sleep": desk.timeout_sleep})
+        if path == "/_mock/storm":
+            desk.start_storm(float(payload["seconds"]), float(payload.get("rate", 1.0)), payload["faults"], payload.get("methods"))
+            return self._send(200, {"storm": payload})
         if path == "/_mock/tickets":
             desk.add_ticket(int(payload["id"]), payload["subject"], [tuple(c) for c in payload["comments"]], payload.get("tags"))
             return self._send(201, {"id": payload["id"]})
@@ -221,6 +260,12 @@ class MockServer(ThreadingHTTPServer):
     def start(self) -> "MockServer":
         threading.Thread(target=self.serve_forever, daemon=True).start()
         return self
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):  # a killed client, expected here
+            super().handle_error(request, client_address)
 
 
 def main() -> None:

@@ -72,7 +72,7 @@ class ZendeskHelpdesk:
             subdomain=settings.ZENDESK_SUBDOMAIN or "local",
             session=session,
             **credentials,
-            timeout=15,
+            timeout=settings.ZENDESK_TIMEOUT_SECONDS,
             disable_cache=True,
         )
         return cls(

@@ -22,7 +22,8 @@ def make_celery(settings: Settings) -> Celery:
         broker_transport_options={"visibility_timeout": 900},
         # The web process must answer fast even when Redis is down: the sweeper re-sends what failed here.
         broker_connection_timeout=2,
-        broker_connection_max_retries=1,
+        # Only the worker's consumer reads this: it must outlive a Redis restart, not exit after one retry.
+        broker_connection_max_retries=None,
         task_publish_retry=True,
         task_publish_retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5},
         worker_hijack_root_logger=False,
