@@ -25,6 +25,9 @@ Enqueue = Callable[[int], None]
 # On the table, not the mapped class: an ORM-enabled insert goes through the unit-of-work bulk path.
 _TABLE = Delivery.__table__
 _INSERT = insert(_TABLE).returning(_TABLE.c.id)
+# How long a webhook waits for a locked SQLite database before answering 503. Under the helpdesk's ~10 s
+# webhook timeout, so the sender sees the 503 and retries (the engine's 30 s default would outlast it).
+INTAKE_BUSY_TIMEOUT_MS = 4000
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,8 @@ def accept(sessions: sessionmaker[Session], event: IncomingEvent, enqueue: Enque
     key = event.dedupe_key[:200]
     engine = sessions.kw["bind"]
     with write_lock(str(engine.url)), engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={INTAKE_BUSY_TIMEOUT_MS}")
         try:
             delivery_id = connection.execute(
                 _INSERT,
