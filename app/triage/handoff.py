@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from app.triage.decision import HandoffSummary
-from app.triage.thread import OfferExchange
+from app.triage.thread import OfferExchange, last_staff_step
+from app.triage.ticket import Comment
 
 TOPIC: dict[str, str] = {
     "order_status": "the status of an order",
@@ -59,7 +60,9 @@ def summarise(
     offer: OfferExchange | None,
     reasons: list[str],
     emotion: float,
+    comments: tuple[Comment, ...] = (),
 ) -> HandoffSummary:
+    """`comments` must be the redacted thread: the summary lands in the note and the database."""
     issue = f"Customer {_MOOD.get(sentiment, 'asking about')} {TOPIC.get(intent, TOPIC['other'])}"
     offered = answer = ""
     if offer:
@@ -68,6 +71,11 @@ def summarise(
             answer = f"Customer {offer.answer}"
         else:
             answer = "Customer has not answered the offer"
+    elif (step := last_staff_step(comments)) is not None:
+        offered = f"{step.role.capitalize()} replied: \"{step.said.rstrip('.')}\""
+        if step.customer_replies:
+            plural = "s" if step.customer_replies > 1 else ""
+            answer = f"Customer wrote {step.customer_replies} more message{plural} since"
     suggestion = _NEXT.get(intent, _NEXT["other"])
     if offer and offer.answer == "rejected":
         suggestion = _NEXT_AFTER_REJECTION.get(intent, f"a better remedy than {offer.offer}, within policy")

@@ -66,11 +66,17 @@ class Redaction:
 
 
 class Redactor:
-    """Stateful across one ticket so the same email in two comments gets the same placeholder."""
+    """Stateful across one ticket so the same email in two comments gets the same placeholder.
 
-    def __init__(self) -> None:
+    `known_names` (the requester's name from the helpdesk) are replaced too: without an NER model we
+    cannot find names in general, but agents greet customers by the name the ticket already carries.
+    """
+
+    def __init__(self, known_names: tuple[str, ...] = ()) -> None:
         self.mapping: dict[str, str] = {}
         self._by_value: dict[tuple[str, str], str] = {}
+        parts = sorted({p for name in known_names for p in name.split() if len(p) >= 3}, key=len, reverse=True)
+        self._names = re.compile(r"\b(?:" + "|".join(map(re.escape, parts)) + r")\b") if parts else None
 
     def _placeholder(self, kind: str, value: str) -> str:
         key = (kind, value)
@@ -86,7 +92,10 @@ class Redactor:
         text = _IBAN.sub(self._iban, text)
         text = _CARD.sub(self._card, text)
         text = _PHONE.sub(self._phone, text)
-        return _ADDRESS.sub(lambda m: self._placeholder("ADDRESS", m.group()), text)
+        text = _ADDRESS.sub(lambda m: self._placeholder("ADDRESS", m.group()), text)
+        if self._names:
+            text = self._names.sub(lambda m: self._placeholder("NAME", m.group()), text)
+        return text
 
     def _iban(self, match: re.Match[str]) -> str:
         value = match.group()

@@ -41,7 +41,7 @@ class _Clock:
 
 
 def _redact_ticket(ticket: Ticket) -> tuple[str, tuple[Comment, ...], Redactor]:
-    redactor = Redactor()
+    redactor = Redactor(known_names=(ticket.requester_name,))
     subject = redactor.redact(ticket.subject)
     comments = tuple(
         Comment(c.id, c.author_role, redactor.redact(c.body), c.public, "", c.created_at) for c in ticket.comments
@@ -115,7 +115,8 @@ def run(ticket: Ticket, models: Models, policy: Policy) -> Decision:
         draft = clock.time(
             "draft",
             lambda: drafting.compose(
-                intent, hits, policy.min_article_score, ticket.requester_name, policy.signature,
+                # The greeting uses the name's placeholder so the note's copy of the draft stays redacted.
+                intent, hits, policy.min_article_score, redactor.redact(ticket.requester_name), policy.signature,
                 needs_article=intent not in policy.no_article_intents,
             ),
             lambda d: d.article_id or "ungrounded",
@@ -133,7 +134,7 @@ def run(ticket: Ticket, models: Models, policy: Policy) -> Decision:
     summary: HandoffSummary | None = None
     if escalate:
         summary = clock.time(
-            "handoff", lambda: handoff.summarise(intent, sentiment, offer, reasons, emotion), lambda s: s.issue
+            "handoff", lambda: handoff.summarise(intent, sentiment, offer, reasons, emotion, comments), lambda s: s.issue
         )
     has_native_draft = draft is not None and language in policy.draft_languages
     priority, priority_rule = routing.priority_for(policy, intent, emotion, escalate, reasons, language)

@@ -59,3 +59,22 @@ def last_offer(comments: tuple[Comment, ...]) -> OfferExchange | None:
         offer = re.sub(r"^(?:a|an)\s+", "", match.group("what").strip(), flags=re.IGNORECASE)
         return OfferExchange(comment.author_role, offer, answer)
     return None
+
+
+@dataclass(frozen=True)
+class StaffStep:
+    role: str  # "bot" or "agent"
+    said: str  # first sentence of the latest bot/agent message
+    customer_replies: int  # customer messages after it
+
+
+def last_staff_step(comments: tuple[Comment, ...], limit: int = 140) -> StaffStep | None:
+    """The latest bot/agent message: what was tried when nothing was offered."""
+    for index in range(len(comments) - 1, -1, -1):
+        comment = comments[index]
+        if comment.author_role in ("bot", "agent") and comment.body.strip():
+            first = re.split(r"(?<=[.!?])\s+", comment.body.strip().replace("\n", " "))[0]
+            said = first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
+            replies = sum(1 for c in comments[index + 1 :] if c.author_role == "customer")
+            return StaffStep(comment.author_role, said, replies)
+    return None

@@ -54,3 +54,11 @@ def test_same_value_same_placeholder_and_restore_only_where_asked() -> None:
     result = redact("a@example.com, again a@example.com, and b@example.com")
     assert result.text == "[EMAIL_1], again [EMAIL_1], and [EMAIL_2]"
     assert result.counts == {"EMAIL": 2}
+
+
+def test_known_requester_name_is_redacted() -> None:
+    from app.triage.pii import Redactor
+
+    redactor = Redactor(known_names=("Lars Jensen",))
+    assert redactor.redact("Hi Lars, Mr Jensen's invoice is attached") == "Hi [NAME_1], Mr [NAME_2]'s invoice is attached"
+    assert redactor.mapping == {"[NAME_1]": "Lars", "[NAME_2]": "Jensen"}

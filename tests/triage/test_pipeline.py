@@ -52,6 +52,7 @@ def test_draft_gets_originals_back(models: Models, policy: Policy) -> None:
     assert decision.draft is not None and not decision.escalate, decision.internal_note
     assert decision.draft.startswith("Hi Eva,")
     assert "[EMAIL_1]" not in decision.draft
+    assert "Eva" not in decision.internal_note and "Hi [NAME_1]," in decision.internal_note
     assert "eva@example.com" not in json.dumps({k: v for k, v in decision.to_record().items() if k != "draft"})
 
 
