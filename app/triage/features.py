@@ -32,14 +32,49 @@ class TfidfFeatures:
     def __init__(self, min_df: int = 1) -> None:
         self.min_df = min_df
         self.vectorizers: dict[str, TfidfVectorizer] = {}
+        self._lookups: list[tuple] = []  # (analyzer, vocabulary, idf, column offset) per block
 
     def fit(self, texts: Sequence[str]) -> "TfidfFeatures":
         for kind in _PARAMS:
             self.vectorizers[kind] = _vectorizer(kind, self.min_df).fit(texts)
+        self._lookups = []
         return self
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        return sp.hstack([v.transform(texts) for v in self.vectorizers.values()], format="csr")
+        """Same values as stacking each vectorizer's `transform`, built directly: sklearn's per-call
+        overhead (~0.3 ms per vectorizer) was most of a ticket's triage time, the n-grams ~0.04 ms."""
+        if not self._lookups:
+            self._prepare()
+        indptr = [0]
+        indices: list[int] = []
+        data: list[float] = []
+        for text in texts:
+            for analyzer, vocabulary, idf, offset in self._lookups:
+                counts: dict[int, int] = {}
+                for term in analyzer(text):
+                    column = vocabulary.get(term)
+                    if column is not None:
+                        counts[column] = counts.get(column, 0) + 1
+                if not counts:
+                    continue
+                columns = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+                tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+                values = (1.0 + np.log(tf)) * idf[columns]
+                values /= np.sqrt((values * values).sum())
+                order = np.argsort(columns)
+                indices.extend((columns[order] + offset).tolist())
+                data.extend(values[order].tolist())
+            indptr.append(len(indices))
+        return sp.csr_matrix(
+            (np.asarray(data, dtype=np.float32), np.asarray(indices, dtype=np.int32), np.asarray(indptr)),
+            shape=(len(texts), self.size),
+        )
+
+    def _prepare(self) -> None:
+        offset = 0
+        for vectorizer in self.vectorizers.values():
+            self._lookups.append((vectorizer.build_analyzer(), vectorizer.vocabulary_, vectorizer.idf_, offset))
+            offset += len(vectorizer.vocabulary_)
 
     @property
     def size(self) -> int:
