@@ -99,13 +99,17 @@ def parse_outbound_message(body: bytes) -> OutboundMessage:
             raise BadMessage("a Notification without Id or sObject")
         sobject_type = sobject.get(XSI_TYPE, "").rpartition(":")[2]
         fields = {child.tag.rpartition("}")[2]: (child.text or "").strip() for child in sobject}
+        try:
+            serialized = tostring(element)
+        except RecursionError as exc:  # ElementTree serializes recursively; no real sObject nests this deep
+            raise BadMessage("a Notification nested too deeply") from exc
         notifications.append(
             Notification(
                 id=notification_id,
                 sobject_type=sobject_type,
                 case_id=fields.get(CASE_ID_FIELD.get(sobject_type, ""), ""),
                 last_modified_by=fields.get("LastModifiedById", ""),
-                body=tostring(element),
+                body=serialized,
             )
         )
     return OutboundMessage(organization_id, _text(message, f"{{{OUTBOUND}}}ActionId"), tuple(notifications))
@@ -188,7 +192,7 @@ def parse_callout(body: bytes) -> tuple[str, list[dict]]:
     """{"organizationId", "caseId" | "cases": [{"caseId", "eventId"?, "lastModifiedDate"?, ...}]}"""
     try:
         payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BadMessage("body is not JSON") from exc
     if not isinstance(payload, dict):
         raise BadMessage("body must be a JSON object")

@@ -27,7 +27,10 @@ def parse_timestamp(value: str) -> datetime | None:
     """Zendesk sends ISO-8601 UTC (`2021-03-25T05:09:27Z`); unix seconds are accepted for Apex callers."""
     value = value.strip()
     if value.isdigit():
-        return datetime.fromtimestamp(int(value), tz=timezone.utc)
+        try:
+            return datetime.fromtimestamp(int(value), tz=timezone.utc)
+        except (ValueError, OverflowError, OSError):  # "²" is a digit to isdigit(); 10**30 is past any clock
+            return None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:

@@ -33,7 +33,7 @@ class ZendeskEvent:
 def parse_event(body: bytes) -> ZendeskEvent | None:
     try:
         payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: arrays nested 100k deep
         match = _TICKET_ID_RE.search(body) if body.lstrip().startswith(b"{") else None
         return ZendeskEvent(match.group(1).decode(), "unknown", "", "", ()) if match else None
     if not isinstance(payload, dict):
@@ -48,7 +48,7 @@ def parse_event(body: bytes) -> ZendeskEvent | None:
     updated_at = str(payload.get("updated_at") or detail.get("updated_at") or "").strip()
     actor = str(payload.get("current_user_id") or payload.get("updated_by_id") or detail.get("actor_id") or "").strip()
     raw_tags = payload.get("tags") or detail.get("tags") or ""
-    tags = tuple(raw_tags.split() if isinstance(raw_tags, str) else (str(t) for t in raw_tags))
+    tags = tuple(raw_tags.split() if isinstance(raw_tags, str) else (str(t) for t in raw_tags) if isinstance(raw_tags, list) else ())
     return ZendeskEvent(ticket_id, kind, updated_at, actor, tags)
 
 
