@@ -143,6 +143,21 @@ def emotion_report(emotion: EmotionModel, data_root: Path) -> dict[str, float]:
     }
 
 
+def intent_report(intent: IntentModel, embedder: Embedder, data_root: Path) -> dict[str, float]:
+    """Accuracy of the shipped model on Bitext's held-out split, mapped onto our taxonomy."""
+    with (data_root / "bitext_customer_support" / "test.csv").open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    truth = np.array([BITEXT_TO_TAXONOMY[r["intent"]] for r in rows])
+    texts = [r["instruction"] for r in rows]
+    cascade = intent.predict(texts, embedder.embed)
+    full = intent.predict(texts, embedder.embed, cascade=False)
+    return {
+        "bitext_test_accuracy": round(float((np.array(cascade.labels) == truth).mean()), 4),
+        "bitext_test_accuracy_full_head": round(float((np.array(full.labels) == truth).mean()), 4),
+        "bitext_test_rows": len(rows),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", type=Path, default=ROOT.parent / "shared" / "data")
@@ -162,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"intent: {len(texts)} rows, {len(set(labels))} intents")
     intent = IntentModel.train(texts, labels, embedder.embed, c=0.5, embedding_weight=2.0, min_df=2)
     intent.meta["training_data"] = "Bitext customer support (CDLA-Sharing-1.0) mapped + app/triage/training_data"
+    intent.meta["measured"] = intent_report(intent, embedder, args.data_root)
+    print("intent:", json.dumps(intent.meta["measured"]))
     intent.save(args.out)
 
     e_texts, e_labels, e_weights = emotion_data(args.data_root)
@@ -193,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "trained_seconds": round(time.perf_counter() - started, 1),
         "intent_cascade_threshold": intent.cascade_threshold,
+        "measured": {**intent.meta["measured"], **emotion.meta["measured"]},
     }
     (args.out / "MODEL.json").write_text(json.dumps(manifest, indent=2) + "\n")
     print(json.dumps(manifest, indent=2))

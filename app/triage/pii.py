@@ -58,11 +58,16 @@ class Redaction:
 
     @property
     def counts(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for placeholder in self.mapping:
-            kind = placeholder.strip("[]").rsplit("_", 1)[0]
-            counts[kind] = counts.get(kind, 0) + 1
-        return counts
+        return placeholder_counts(self.mapping)
+
+
+def placeholder_counts(mapping: dict[str, str]) -> dict[str, int]:
+    """{"EMAIL": 2, ...}: what kinds of personal data were replaced, for the note (never the values)."""
+    counts: dict[str, int] = {}
+    for placeholder in mapping:
+        kind = placeholder.strip("[]").rsplit("_", 1)[0]
+        counts[kind] = counts.get(kind, 0) + 1
+    return counts
 
 
 class Redactor:

@@ -15,7 +15,7 @@ from app.triage import draft as drafting
 from app.triage import escalation, handoff, note, routing
 from app.triage.bundle import Models
 from app.triage.decision import Decision, HandoffSummary, Stage
-from app.triage.pii import Redactor, restore
+from app.triage.pii import Redactor, placeholder_counts, restore
 from app.triage.policy import Policy
 from app.triage.taxonomy import UNSURE
 from app.triage.thread import last_offer
@@ -157,7 +157,7 @@ def run(ticket: Ticket, models: Models, policy: Policy) -> Decision:
         intent=intent, confidence=confidence, sentiment=sentiment, emotion=emotion, language=language,
         priority=priority, priority_rule=priority_rule, queue=queue, queue_why=queue_why, reasons=reasons,
         handoff=summary, draft=draft, draft_redacted=draft_redacted, notes=notes,
-        pii_counts=_counts(redactor.mapping),
+        pii_counts=placeholder_counts(redactor.mapping),
     )
     return Decision(
         intent=intent,
@@ -171,7 +171,7 @@ def run(ticket: Ticket, models: Models, policy: Policy) -> Decision:
         reasons=tuple(reasons),
         tags=tuple(tags),
         internal_note=internal_note,
-        assignee=_assignee(policy, queue),
+        assignee=policy.assignee_for(intent, queue),
         fields=fields,
         draft=restored_draft,
         handoff=summary,
@@ -179,20 +179,3 @@ def run(ticket: Ticket, models: Models, policy: Policy) -> Decision:
         model=f"local:{models.version}",
         policy_version=policy.version,
     )
-
-
-def _counts(mapping: dict[str, str]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for placeholder in mapping:
-        kind = placeholder.strip("[]").rsplit("_", 1)[0]
-        counts[kind] = counts.get(kind, 0) + 1
-    return counts
-
-
-def _assignee(policy: Policy, queue: str) -> str | None:
-    """Provider-neutral: only the sandbox/zendesk `assignees` table names people; most setups leave it empty."""
-    for table in policy.helpdesk.values():
-        assignees = table.get("assignees") or {}
-        if queue in assignees:
-            return str(assignees[queue])
-    return None

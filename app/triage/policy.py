@@ -49,11 +49,16 @@ class Policy:
     min_article_score: float
     signature: str
     no_article_intents: frozenset[str]
+    assignees: dict[str, str] = field(default_factory=dict)
     helpdesk: dict[str, dict] = field(default_factory=dict)
     path: str = ""
 
     def queue_for(self, intent: str) -> str:
         return self.queues.get(intent, self.default_queue)
+
+    def assignee_for(self, intent: str, queue: str) -> str | None:
+        """Logical assignee name (intent first, then queue); adapters map it to a user id."""
+        return self.assignees.get(intent) or self.assignees.get(queue)
 
 
 def _priority(value: object, where: str) -> str:
@@ -113,6 +118,7 @@ def load_policy(path: str | Path | None = None) -> Policy:
             min_article_score=float(drafts.get("min_article_score", 0.35)),
             signature=str(drafts.get("signature", "The Support Team")),
             no_article_intents=frozenset(drafts.get("no_article_intents", ("feedback",))),
+            assignees={str(k): str(v) for k, v in raw.get("assignees", {}).items()},
             helpdesk={str(k): dict(v) for k, v in raw.get("helpdesk", {}).items()},
             path=str(policy_path),
         )

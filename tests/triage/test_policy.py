@@ -53,3 +53,13 @@ def test_queue_escalation_and_language_queue(tmp_path: Path) -> None:
     custom = tmp_path / "policy.toml"
     custom.write_text(DEFAULT_POLICY_PATH.read_text().replace('# de = "german"', 'de = "german"'))
     assert queue_for(load_policy(custom), "order_status", False, "de", False)[0] == "german"
+
+
+def test_assignee_is_a_logical_name(tmp_path: Path) -> None:
+    custom = tmp_path / "policy.toml"
+    custom.write_text(DEFAULT_POLICY_PATH.read_text().replace('# legal_privacy = "privacy_officer"',
+                                                              'legal_privacy = "privacy_officer"'))
+    policy = load_policy(custom)
+    assert policy.assignee_for("legal_privacy", "legal") == "privacy_officer"
+    assert policy.assignee_for("order_status", "orders") is None
+    assert load_policy().assignee_for("legal_privacy", "legal") is None
