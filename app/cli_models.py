@@ -3,6 +3,7 @@
 Both run fully offline. `train` saves a versioned model directory that the worker loads with
 `app.triage.load_models(model_dir)`; `eval` trains on one file and scores another (or k-fold).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -11,7 +12,6 @@ import hashlib
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 from rich.console import Console
@@ -22,7 +22,9 @@ console = Console(stderr=True)
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    train = subparsers.add_parser("train", help="train an intent model on labelled tickets (CSV/JSONL text,label)")
+    train = subparsers.add_parser(
+        "train", help="train an intent model on labelled tickets (CSV/JSONL text,label)"
+    )
     train.add_argument("--data", required=True, help="CSV or JSONL with text and label columns")
     train.add_argument("--out", required=True, help="model directory to write (point TRIAGE model dir at it)")
     _column_args(train)
@@ -50,8 +52,11 @@ def _column_args(parser: argparse.ArgumentParser) -> None:
 
 def _progress() -> Progress:
     return Progress(
-        TextColumn("{task.description:<28}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(), console=console,
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=console,
     )
 
 
@@ -84,13 +89,22 @@ def cmd_train(args: argparse.Namespace, settings: object = None) -> int:
 
         model = IntentModel.train(data.texts, data.labels, train_embedder.embed, c=args.c, progress=step)
     out = Path(args.out)
-    digest = hashlib.sha256("\n".join(f"{t}\t{l}" for t, l in zip(data.texts, data.labels)).encode()).hexdigest()
+    digest = hashlib.sha256(
+        "\n".join(f"{text}\t{label}" for text, label in zip(data.texts, data.labels, strict=True)).encode()
+    ).hexdigest()
     version = f"{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}-{digest[:8]}"
     model.meta.update({"version": version, "data_file": Path(args.data).name, "data_sha256": digest})
     model.save(out)
-    manifest = {"version": version, "intents": model.classes, "data_sha256": digest, **{
-        k: model.meta[k] for k in ("train_rows", "train_seconds", "cv_accuracy", "cv_accuracy_cascade") if k in model.meta
-    }}
+    manifest = {
+        "version": version,
+        "intents": model.classes,
+        "data_sha256": digest,
+        **{
+            k: model.meta[k]
+            for k in ("train_rows", "train_seconds", "cv_accuracy", "cv_accuracy_cascade")
+            if k in model.meta
+        },
+    }
     (out / "MODEL.json").write_text(json.dumps(manifest, indent=2) + "\n")
     console.print(
         f"cross-validated accuracy: [bold]{model.meta.get('cv_accuracy', float('nan')):.4f}[/] "
@@ -102,10 +116,10 @@ def cmd_train(args: argparse.Namespace, settings: object = None) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, settings: object = None) -> int:
+    from app.triage.bundle import DEFAULT_MODEL_DIR
     from app.triage.datasets import DatasetError, read_labelled
     from app.triage.emotion import EmotionModel
     from app.triage.evaluation import cross_validate, metrics, score
-    from app.triage.bundle import DEFAULT_MODEL_DIR
     from app.triage.policy import load_policy
 
     if not ((args.train and args.test) or args.data):
@@ -121,19 +135,30 @@ def cmd_eval(args: argparse.Namespace, settings: object = None) -> int:
             with _progress() as bar:
                 task = bar.add_task(f"{args.folds}-fold cross-validation", total=args.folds)
                 scored = cross_validate(
-                    data.texts, data.labels, args.folds, train_embedder.embed, predict_embedder.embed, policy, emotion,
+                    data.texts,
+                    data.labels,
+                    args.folds,
+                    train_embedder.embed,
+                    predict_embedder.embed,
+                    policy,
+                    emotion,
                     on_fold=lambda k: bar.update(task, completed=k),
                 )
         else:
             train = read_labelled(args.train, args.text_col, args.label_col, args.train_where)
             test = read_labelled(args.test, args.text_col, args.label_col, args.test_where)
             groups = [r.get(args.by, "") for r in test.rows] if args.by else None
-            train_rows = [(t, l) for t, l in zip(train.texts, train.labels)]
             with _progress() as bar:
                 task = bar.add_task("training", total=1.0)
                 scored = score(
-                    [t for t, _ in train_rows], [l for _, l in train_rows], test.texts, test.labels,
-                    train_embedder.embed, predict_embedder.embed, policy, emotion,
+                    train.texts,
+                    train.labels,
+                    test.texts,
+                    test.labels,
+                    train_embedder.embed,
+                    predict_embedder.embed,
+                    policy,
+                    emotion,
                     progress=lambda msg, frac: bar.update(task, description=msg, completed=frac),
                 )
     except (OSError, DatasetError) as exc:
@@ -148,13 +173,31 @@ def cmd_eval(args: argparse.Namespace, settings: object = None) -> int:
 
 def _print(result: dict) -> None:
     table = Table(title="intent evaluation", show_header=False)
-    for key in ("rows", "accuracy", "accuracy_full_model", "macro_f1", "ece", "inscope_accuracy", "oos_recall", "escalation_rate",
-                "train_seconds", "predict_per_second", "embedding_share", "unsure_share"):
+    for key in (
+        "rows",
+        "accuracy",
+        "accuracy_full_model",
+        "macro_f1",
+        "ece",
+        "inscope_accuracy",
+        "oos_recall",
+        "oos_escalated",
+        "escalation_rate",
+        "train_seconds",
+        "predict_per_second",
+        "embedding_share",
+        "unsure_share",
+    ):
         value = result.get(key)
-        table.add_row(key, "-" if value is None else (f"{value:.4f}" if isinstance(value, float) else str(value)))
+        table.add_row(
+            key, "-" if value is None else (f"{value:.4f}" if isinstance(value, float) else str(value))
+        )
     out = Console()
     out.print(table)
-    out.print("worst intents: " + ", ".join(f"{w['intent']} (F1 {w['f1']:.2f}, n={w['support']})" for w in result["worst_intents"]))
+    out.print(
+        "worst intents: "
+        + ", ".join(f"{w['intent']} (F1 {w['f1']:.2f}, n={w['support']})" for w in result["worst_intents"])
+    )
     for name, group in (result.get("by_group") or {}).items():
         out.print(f"  {name}: accuracy {group['accuracy']:.4f} on {group['rows']} rows")
 

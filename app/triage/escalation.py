@@ -1,4 +1,5 @@
 """Escalation rules: each one that fires adds a reason code; any reason means a human takes the ticket."""
+
 from __future__ import annotations
 
 import re

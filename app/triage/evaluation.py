@@ -1,4 +1,5 @@
 """Scoring an intent model on labelled data: accuracy, macro-F1, ECE, out-of-scope and escalation rate."""
+
 from __future__ import annotations
 
 import time
@@ -54,12 +55,20 @@ def score(
     full = model.predict(list(test_texts), predict_embed, cascade=False)
     predicted = [
         UNSURE if (label.lower() in OOS_LABELS or conf < policy.unsure_below) else label
-        for label, conf in zip(prediction.labels, prediction.confidence)
+        for label, conf in zip(prediction.labels, prediction.confidence, strict=True)
     ]
     emotions = emotion.scores(list(test_texts)) if emotion else np.zeros(len(test_texts))
     return Scored(
-        list(test_labels), list(prediction.labels), predicted, list(full.labels), prediction.confidence, emotions, list(test_texts),
-        train_seconds, predict_seconds, float(prediction.used_embeddings.mean()),
+        list(test_labels),
+        list(prediction.labels),
+        predicted,
+        list(full.labels),
+        prediction.confidence,
+        emotions,
+        list(test_texts),
+        train_seconds,
+        predict_seconds,
+        float(prediction.used_embeddings.mean()),
     )
 
 
@@ -85,8 +94,14 @@ def cross_validate(
     # Labels rarer than the fold count cannot be stratified; sklearn warns and still splits.
     for k, (tr, te) in enumerate(splitter.split(np.zeros(len(y)), y)):
         part = score(
-            [texts[i] for i in tr], [labels[i] for i in tr], [texts[i] for i in te], [labels[i] for i in te],
-            train_embed, predict_embed, policy, emotion,
+            [texts[i] for i in tr],
+            [labels[i] for i in tr],
+            [texts[i] for i in te],
+            [labels[i] for i in te],
+            train_embed,
+            predict_embed,
+            policy,
+            emotion,
         )
         for j, i in enumerate(te):
             top[i] = part.top[j]
@@ -99,7 +114,18 @@ def cross_validate(
         used += part.used_embeddings * len(te) / len(y)
         if on_fold:
             on_fold(k + 1)
-    return Scored(list(labels), top, predicted, full_top, confidence, emotions, list(texts), train_seconds, predict_seconds, used)
+    return Scored(
+        list(labels),
+        top,
+        predicted,
+        full_top,
+        confidence,
+        emotions,
+        list(texts),
+        train_seconds,
+        predict_seconds,
+        used,
+    )
 
 
 def metrics(scored: Scored, policy: Policy, groups: Sequence[str] | None = None) -> dict:
@@ -115,11 +141,19 @@ def metrics(scored: Scored, policy: Policy, groups: Sequence[str] | None = None)
     result: dict = {
         "rows": len(truth),
         "accuracy": float(correct.mean()),
-        "accuracy_full_model": float((truth == np.array([UNSURE if t.lower() in OOS_LABELS else t for t in scored.full_top])).mean()),
+        "accuracy_full_model": float(
+            (truth == np.array([UNSURE if t.lower() in OOS_LABELS else t for t in scored.full_top])).mean()
+        ),
         "macro_f1": float(f1_score(truth, top, average="macro", zero_division=0)),
         "ece": expected_calibration_error(scored.confidence, correct),
         "inscope_accuracy": float(reported_correct[in_scope].mean()) if in_scope.any() else None,
         "oos_recall": float((predicted[~in_scope] == UNSURE).mean()) if (~in_scope).any() else None,
+        # Out-of-scope rows that reach a human anyway: reported unsure, or below the escalation bar.
+        "oos_escalated": float(
+            ((predicted == UNSURE) | (scored.confidence < policy.low_confidence_below))[~in_scope].mean()
+        )
+        if (~in_scope).any()
+        else None,
         "escalation_rate": escalation_rate(scored, policy),
         "train_seconds": round(scored.train_seconds, 2),
         "predict_per_second": round(len(truth) / max(scored.predict_seconds, 1e-9), 1),
@@ -135,7 +169,10 @@ def metrics(scored: Scored, policy: Policy, groups: Sequence[str] | None = None)
     if groups is not None:
         g = np.array(groups)
         result["by_group"] = {
-            str(name): {"rows": int((g == name).sum()), "accuracy": round(float(correct[g == name].mean()), 4)}
+            str(name): {
+                "rows": int((g == name).sum()),
+                "accuracy": round(float(correct[g == name].mean()), 4),
+            }
             for name in sorted(set(g))
         }
     return result
@@ -144,7 +181,8 @@ def metrics(scored: Scored, policy: Policy, groups: Sequence[str] | None = None)
 def escalation_rate(scored: Scored, policy: Policy) -> float:
     """Share of rows the policy would hand to a human (single-message rules: no thread, no offer)."""
     escalated = 0
-    for text, intent, conf, emo in zip(scored.texts, scored.predicted, scored.confidence, scored.emotion):
+    rows = zip(scored.texts, scored.predicted, scored.confidence, scored.emotion, strict=True)
+    for text, intent, conf, emo in rows:
         if reasons(Signals(intent, float(conf), float(emo), text, None, 1), policy):
             escalated += 1
     return escalated / max(len(scored.texts), 1)

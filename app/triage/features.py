@@ -3,6 +3,7 @@
 Storing the vocabulary and idf weights instead of a pickled vectorizer keeps committed models small,
 reviewable and loadable across scikit-learn versions.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,7 +22,11 @@ _PARAMS: dict[str, dict] = {
 
 def _vectorizer(kind: str, min_df: int, vocabulary: list[str] | None = None) -> TfidfVectorizer:
     return TfidfVectorizer(
-        lowercase=True, sublinear_tf=True, min_df=min_df, dtype=np.float32, vocabulary=vocabulary,
+        lowercase=True,
+        sublinear_tf=True,
+        min_df=min_df,
+        dtype=np.float32,
+        vocabulary=vocabulary,
         **_PARAMS[kind],
     )
 
@@ -34,7 +39,7 @@ class TfidfFeatures:
         self.vectorizers: dict[str, TfidfVectorizer] = {}
         self._lookups: list[tuple] = []  # (analyzer, vocabulary, idf, column offset) per block
 
-    def fit(self, texts: Sequence[str]) -> "TfidfFeatures":
+    def fit(self, texts: Sequence[str]) -> TfidfFeatures:
         for kind in _PARAMS:
             self.vectorizers[kind] = _vectorizer(kind, self.min_df).fit(texts)
         self._lookups = []
@@ -73,7 +78,9 @@ class TfidfFeatures:
     def _prepare(self) -> None:
         offset = 0
         for vectorizer in self.vectorizers.values():
-            self._lookups.append((vectorizer.build_analyzer(), vectorizer.vocabulary_, vectorizer.idf_, offset))
+            self._lookups.append(
+                (vectorizer.build_analyzer(), vectorizer.vocabulary_, vectorizer.idf_, offset)
+            )
             offset += len(vectorizer.vocabulary_)
 
     @property
@@ -92,7 +99,7 @@ class TfidfFeatures:
         return vocabularies, idfs
 
     @classmethod
-    def restore(cls, vocabularies: dict[str, list[str]], idfs: dict[str, np.ndarray]) -> "TfidfFeatures":
+    def restore(cls, vocabularies: dict[str, list[str]], idfs: dict[str, np.ndarray]) -> TfidfFeatures:
         features = cls()
         for kind in _PARAMS:
             vectorizer = _vectorizer(kind, 1, vocabularies[kind])
@@ -102,13 +109,13 @@ class TfidfFeatures:
         return features
 
     def save_vocabulary(self, directory: Path, name: str) -> dict[str, np.ndarray]:
-        """Write `<name>_vocabulary.json`; return the idf arrays to store in the model's npz as `idf_<kind>`."""
+        """Write `<name>_vocabulary.json`; return the idf arrays for the model's npz (`idf_<kind>`)."""
         vocabularies, idfs = self.export()
         (directory / f"{name}_vocabulary.json").write_text(json.dumps(vocabularies, ensure_ascii=False))
         return {f"idf_{kind}": idf for kind, idf in idfs.items()}
 
     @classmethod
-    def load_vocabulary(cls, directory: Path, name: str, weights: Mapping[str, np.ndarray]) -> "TfidfFeatures":
+    def load_vocabulary(cls, directory: Path, name: str, weights: Mapping[str, np.ndarray]) -> TfidfFeatures:
         vocabularies = json.loads((directory / f"{name}_vocabulary.json").read_text(encoding="utf-8"))
         return cls.restore(vocabularies, {kind: weights[f"idf_{kind}"] for kind in vocabularies})
 

@@ -1,4 +1,5 @@
 """The handoff summary a human reads first: issue, mood, what was offered, the answer, what to do next."""
+
 from __future__ import annotations
 
 from app.triage.decision import HandoffSummary
@@ -24,7 +25,12 @@ TOPIC: dict[str, str] = {
     "unsure": "a request the bot could not classify",
 }
 
-_MOOD = {"angry": "upset about", "negative": "unhappy about", "neutral": "asking about", "positive": "asking about"}
+_MOOD = {
+    "angry": "upset about",
+    "negative": "unhappy about",
+    "neutral": "asking about",
+    "positive": "asking about",
+}
 
 # What a senior agent would do next; the rejected-offer variants step up one level of goodwill.
 _NEXT: dict[str, str] = {
@@ -72,7 +78,7 @@ def summarise(
         else:
             answer = "Customer has not answered the offer"
     elif (step := last_staff_step(comments)) is not None:
-        offered = f"{step.role.capitalize()} replied: \"{step.said.rstrip('.')}\""
+        offered = f'{step.role.capitalize()} replied: "{step.said.rstrip(".")}"'
         if step.customer_replies:
             plural = "s" if step.customer_replies > 1 else ""
             answer = f"Customer wrote {step.customer_replies} more message{plural} since"

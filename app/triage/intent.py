@@ -4,6 +4,7 @@ Two heads share the TF-IDF features. The fast head (TF-IDF only, ~10k texts/s) a
 confident; only the rest pay for a MiniLM embedding and the full head. The cascade threshold is picked
 on held-out predictions so the cascade loses (almost) no accuracy against the full head.
 """
+
 from __future__ import annotations
 
 import json
@@ -94,7 +95,7 @@ class IntentModel:
         calibration_folds: int = 3,
         max_cascade_loss: float = 0.001,
         progress: Progress | None = None,
-    ) -> "IntentModel":
+    ) -> IntentModel:
         step = progress or (lambda _msg, _frac: None)
         started = time.perf_counter()
         classes = sorted(set(labels))
@@ -124,7 +125,8 @@ class IntentModel:
             cv = {
                 "cv_accuracy": round(float((full_p.argmax(axis=1) == y).mean()), 4),
                 "cv_accuracy_cascade": round(
-                    float(np.where(keep_fast, fast_p.argmax(axis=1) == y, full_p.argmax(axis=1) == y).mean()), 4
+                    float(np.where(keep_fast, fast_p.argmax(axis=1) == y, full_p.argmax(axis=1) == y).mean()),
+                    4,
                 ),
             }
         else:
@@ -173,7 +175,7 @@ class IntentModel:
         (out / "intent.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
 
     @classmethod
-    def load(cls, directory: str | Path) -> "IntentModel":
+    def load(cls, directory: str | Path) -> IntentModel:
         src = Path(directory)
         manifest = read_manifest(src, "intent", FORMAT)
         with np.load(src / "intent_weights.npz") as w:
@@ -181,8 +183,13 @@ class IntentModel:
             fast = Head(w["fast_coef"].astype(np.float32), w["fast_intercept"], manifest["fast_temperature"])
             full = Head(w["full_coef"].astype(np.float32), w["full_intercept"], manifest["full_temperature"])
         return cls(
-            manifest["classes"], features, fast, full,
-            float(manifest["embedding_weight"]), float(manifest["cascade_threshold"]), manifest,
+            manifest["classes"],
+            features,
+            fast,
+            full,
+            float(manifest["embedding_weight"]),
+            float(manifest["cascade_threshold"]),
+            manifest,
         )
 
 

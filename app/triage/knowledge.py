@@ -1,8 +1,10 @@
 """The help center the drafts are grounded in: markdown articles with front matter, split into sections.
 
-Retrieval ranks sections by cosine similarity of static embeddings distilled from MiniLM, boosted for articles whose front matter lists the
-ticket's intent, so a draft quotes the passage that answers the question and cites its article.
+Retrieval ranks sections by cosine similarity of static embeddings distilled from MiniLM, boosted for
+articles whose front matter lists the ticket's intent, so a draft quotes the passage that answers
+the question and cites its article.
 """
+
 from __future__ import annotations
 
 import re
@@ -94,7 +96,9 @@ class KnowledgeBase:
         self._vectors = embed(texts) if texts else np.zeros((0, 1), dtype=np.float32)
 
     @classmethod
-    def from_folder(cls, folder: str | Path | None, embed: Callable[[Sequence[str]], np.ndarray]) -> "KnowledgeBase":
+    def from_folder(
+        cls, folder: str | Path | None, embed: Callable[[Sequence[str]], np.ndarray]
+    ) -> KnowledgeBase:
         root = Path(folder) if folder else DEFAULT_HELPCENTER
         articles = [a for p in sorted(root.glob("*.md")) if (a := parse_article(p))] if root.is_dir() else []
         return cls(articles, embed)

@@ -1,4 +1,5 @@
 """Language detection with lingua, restricted to the policy's languages so memory and latency stay low."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -44,7 +45,9 @@ class LanguageDetector:
         code = best.language.iso_code_639_1.name.lower()
         if hint_code in self.codes and code != hint_code:
             # The requester's locale is strong evidence; overrule it only when the text clearly disagrees.
-            hinted = next((v.value for v in values if v.language.iso_code_639_1.name.lower() == hint_code), 0.0)
+            hinted = next(
+                (v.value for v in values if v.language.iso_code_639_1.name.lower() == hint_code), 0.0
+            )
             if hinted >= 0.5 * best.value:
                 return hint_code, float(hinted)
         return code, float(best.value)

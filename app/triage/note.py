@@ -1,4 +1,5 @@
 """The internal note: what was decided and why, in the order an agent reads it. Redacted text only."""
+
 from __future__ import annotations
 
 from app.triage.decision import HandoffSummary
@@ -19,7 +20,7 @@ REASON_TEXT: dict[str, str] = {
 
 def reason_text(code: str) -> str:
     if code.startswith("intent_"):
-        return f"{code[len('intent_'):].replace('_', ' ')} tickets always go to a human"
+        return f"{code[len('intent_') :].replace('_', ' ')} tickets always go to a human"
     return REASON_TEXT.get(code, code)
 
 
@@ -44,7 +45,8 @@ def render(
     head = "Escalated to a human" if reasons else "Bot can answer: reply draft below"
     lines = [
         f"AI triage: {head}.",
-        f"Intent: {intent} (confidence {confidence:.2f}) | Sentiment: {sentiment} (frustration {emotion:.2f}) "
+        f"Intent: {intent} (confidence {confidence:.2f}) | Sentiment: {sentiment} "
+        f"(frustration {emotion:.2f}) "
         f"| Language: {language}",
         f"Priority: {priority} (rule: {priority_rule}) | Queue: {queue} ({queue_why})",
     ]
@@ -53,9 +55,21 @@ def render(
     if handoff:
         lines += ["", "Handoff summary: " + handoff.render()]
     if draft is not None and draft_redacted is not None:
-        cite = f'"{draft.article_title}" ({draft.article_id}, similarity {draft.score:.2f})' if draft.grounded else "none"
-        lines += ["", f"Cited article: {cite}", "Draft reply (personal data shown as placeholders):", draft_redacted]
+        cite = (
+            f'"{draft.article_title}" ({draft.article_id}, similarity {draft.score:.2f})'
+            if draft.grounded
+            else "none"
+        )
+        lines += [
+            "",
+            f"Cited article: {cite}",
+            "Draft reply (personal data shown as placeholders):",
+            draft_redacted,
+        ]
     if pii_counts:
-        lines.append("Redacted before processing: " + ", ".join(f"{n} {k.lower()}" for k, n in sorted(pii_counts.items())))
+        lines.append(
+            "Redacted before processing: "
+            + ", ".join(f"{n} {k.lower()}" for k, n in sorted(pii_counts.items()))
+        )
     lines += [f"Note: {n}" for n in notes]
     return "\n".join(lines)

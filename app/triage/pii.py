@@ -4,6 +4,7 @@ Order and ticket numbers stay readable because agents and routing need them; onl
 (cards, IBANs) and phone-shaped numbers are replaced. The mapping lets the draft, and only the draft,
 be restored before it is written back to the helpdesk.
 """
+
 from __future__ import annotations
 
 import re
@@ -27,7 +28,9 @@ _ADDRESS = re.compile(
     rf"|\b(?:calle|avenida|rue|via|rua|avenue)\s+(?:de\s+|del\s+|la\s+|des\s+|du\s+)?[A-ZÁÉÍÓÚ][\w'-]*(?:\s+[A-Z][\w'-]*)?,?\s+\d{{1,4}}\b",
     re.IGNORECASE,
 )
-_ORDER_CONTEXT = re.compile(r"(?:order|ticket|case|invoice|tracking|pedido|commande|bestellung|ordine|#)\W{0,3}$", re.I)
+_ORDER_CONTEXT = re.compile(
+    r"(?:order|ticket|case|invoice|tracking|pedido|commande|bestellung|ordine|#)\W{0,3}$", re.I
+)
 
 
 def luhn_ok(digits: str) -> bool:
@@ -80,7 +83,9 @@ class Redactor:
     def __init__(self, known_names: tuple[str, ...] = ()) -> None:
         self.mapping: dict[str, str] = {}
         self._by_value: dict[tuple[str, str], str] = {}
-        parts = sorted({p for name in known_names for p in name.split() if len(p) >= 3}, key=len, reverse=True)
+        parts = sorted(
+            {p for name in known_names for p in name.split() if len(p) >= 3}, key=len, reverse=True
+        )
         self._names = re.compile(r"\b(?:" + "|".join(map(re.escape, parts)) + r")\b") if parts else None
 
     def _placeholder(self, kind: str, value: str) -> str:

@@ -3,6 +3,7 @@
 Order matters: everything after `redact` sees only redacted text, so nothing that is stored or shown in
 the note can carry the customer's personal data; the draft alone gets the originals back at the end.
 """
+
 from __future__ import annotations
 
 import time
@@ -45,7 +46,8 @@ def _redact_ticket(ticket: Ticket) -> tuple[str, tuple[Comment, ...], Redactor]:
     redactor = Redactor(known_names=(ticket.requester_name,))
     subject = redactor.redact(ticket.subject)
     comments = tuple(
-        Comment(c.id, c.author_role, redactor.redact(c.body), c.public, "", c.created_at) for c in ticket.comments
+        Comment(c.id, c.author_role, redactor.redact(c.body), c.public, "", c.created_at)
+        for c in ticket.comments
     )
     return subject, comments, redactor
 
@@ -74,7 +76,9 @@ def run(ticket: Ticket, models: Models, policy: Policy) -> Decision:
         lambda: float(models.emotion.scores((customer or [subject])[-3:], english=language == "en").max()),
         lambda s: f"{s:.2f}",
     )
-    sentiment = models.emotion.sentiment(emotion, customer[-1] if customer else subject, policy.emotion_at_least)
+    sentiment = models.emotion.sentiment(
+        emotion, customer[-1] if customer else subject, policy.emotion_at_least
+    )
 
     intent_text = _intent_text(subject, customer)
 
@@ -110,14 +114,20 @@ def run(ticket: Ticket, models: Models, policy: Policy) -> Decision:
         low_confidence = confidence < policy.low_confidence_below
         hits = clock.time(
             "retrieve",
-            lambda: models.knowledge.search(models.static.embed([intent_text])[0], intent, confident=not low_confidence),
+            lambda: models.knowledge.search(
+                models.static.embed([intent_text])[0], intent, confident=not low_confidence
+            ),
             lambda h: f"{h[0].section.article.id} {h[0].score:.2f}" if h else "no articles",
         )
         draft = clock.time(
             "draft",
             lambda: drafting.compose(
                 # The greeting uses the name's placeholder so the note's copy of the draft stays redacted.
-                intent, hits, policy.min_article_score, redactor.redact(ticket.requester_name), policy.signature,
+                intent,
+                hits,
+                policy.min_article_score,
+                redactor.redact(ticket.requester_name),
+                policy.signature,
                 needs_article=intent not in policy.no_article_intents,
             ),
             lambda d: d.article_id or "ungrounded",
@@ -129,13 +139,17 @@ def run(ticket: Ticket, models: Models, policy: Policy) -> Decision:
         draft_redacted = draft.text
         restored_draft = restore(draft.text, redactor.mapping)
         if language not in policy.draft_languages:
-            notes.append(f"Customer wrote in '{language}'; the offline draft is in English: translate before sending.")
+            notes.append(
+                f"Customer wrote in '{language}'; the offline draft is in English: translate before sending."
+            )
 
     escalate = bool(reasons)
     summary: HandoffSummary | None = None
     if escalate:
         summary = clock.time(
-            "handoff", lambda: handoff.summarise(intent, sentiment, offer, reasons, emotion, comments), lambda s: s.issue
+            "handoff",
+            lambda: handoff.summarise(intent, sentiment, offer, reasons, emotion, comments),
+            lambda s: s.issue,
         )
     has_native_draft = draft is not None and language in policy.draft_languages
     priority, priority_rule = routing.priority_for(policy, intent, emotion, escalate, reasons, language)
@@ -154,9 +168,20 @@ def run(ticket: Ticket, models: Models, policy: Policy) -> Decision:
         "escalation_reason": ",".join(reasons),
     }
     internal_note = note.render(
-        intent=intent, confidence=confidence, sentiment=sentiment, emotion=emotion, language=language,
-        priority=priority, priority_rule=priority_rule, queue=queue, queue_why=queue_why, reasons=reasons,
-        handoff=summary, draft=draft, draft_redacted=draft_redacted, notes=notes,
+        intent=intent,
+        confidence=confidence,
+        sentiment=sentiment,
+        emotion=emotion,
+        language=language,
+        priority=priority,
+        priority_rule=priority_rule,
+        queue=queue,
+        queue_why=queue_why,
+        reasons=reasons,
+        handoff=summary,
+        draft=draft,
+        draft_redacted=draft_redacted,
+        notes=notes,
         pii_counts=placeholder_counts(redactor.mapping),
     )
     return Decision(

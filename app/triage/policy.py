@@ -1,4 +1,5 @@
 """The triage policy: thresholds, escalation rules, priority rules and queues, read from one TOML file."""
+
 from __future__ import annotations
 
 import tomllib

@@ -1,4 +1,5 @@
 """Priority and queue from the policy: the one place that maps an outcome to where a ticket goes."""
+
 from __future__ import annotations
 
 from app.triage.policy import Policy
@@ -23,8 +24,10 @@ def priority_for(
     return policy.default_priority, "default"
 
 
-def queue_for(policy: Policy, intent: str, escalated: bool, language: str, has_native_draft: bool) -> tuple[str, str]:
-    """(logical queue, why). Intent queues first; escalations with a general intent go to the escalation queue."""
+def queue_for(
+    policy: Policy, intent: str, escalated: bool, language: str, has_native_draft: bool
+) -> tuple[str, str]:
+    """(logical queue, why). Intent queues first; a general-intent escalation goes to the escalation queue."""
     if language in policy.language_queues and not has_native_draft:
         return policy.language_queues[language], f"language queue for {language}"
     queue = policy.queue_for(intent)

@@ -1,4 +1,5 @@
 """The intent taxonomy of the default model: the ids every other part of the system agrees on."""
+
 from __future__ import annotations
 
 INTENTS: tuple[str, ...] = (

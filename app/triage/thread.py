@@ -1,4 +1,5 @@
 """Reading a thread: who offered what, and whether the customer turned it down."""
+
 from __future__ import annotations
 
 import re
@@ -8,9 +9,12 @@ from app.triage.ticket import Comment
 
 _OFFER = re.compile(
     r"(?P<what>\d{1,3}\s?%\s?(?:discount|off|de descuento|de réduction|rabatt|sconto)"
-    r"|(?:a |an )?(?:partial |full )?refund|store credit|(?:a |an )?(?:voucher|coupon|gift card)(?: of [^\s.,]+)?"
-    r"|(?:a |an )?(?:free )?replacement|free (?:shipping|delivery|return)|(?:a |an )?reshipment|re-?send(?:ing)? the (?:order|item|parcel)"
-    r"|(?:a |an )?(?:exchange|repair|callback|credit of [^\s.,]+)|reembolso|remboursement|erstattung|gutschein|descuento|réduction)",
+    r"|(?:a |an )?(?:partial |full )?refund|store credit"
+    r"|(?:a |an )?(?:voucher|coupon|gift card)(?: of [^\s.,]+)?"
+    r"|(?:a |an )?(?:free )?replacement|free (?:shipping|delivery|return)|(?:a |an )?reshipment"
+    r"|re-?send(?:ing)? the (?:order|item|parcel)"
+    r"|(?:a |an )?(?:exchange|repair|callback|credit of [^\s.,]+)"
+    r"|reembolso|remboursement|erstattung|gutschein|descuento|réduction)",
     re.IGNORECASE,
 )
 _OFFER_VERB = re.compile(
@@ -19,14 +23,16 @@ _OFFER_VERB = re.compile(
     re.IGNORECASE,
 )
 _REJECT = re.compile(
-    r"\b(?:no thanks?|no,? (?:i|that|this)|not (?:good |enough|acceptable|interested|what i)|don't want|do not want|"
-    r"won't accept|will not accept|refuse|reject|that's not|that is not|i want (?:my money|a (?:full )?refund|the refund)|"
+    r"\b(?:no thanks?|no,? (?:i|that|this)|not (?:good |enough|acceptable|interested|what i)"
+    r"|don't want|do not want|won't accept|will not accept|refuse|reject|that's not|that is not"
+    r"|i want (?:my money|a (?:full )?refund|the refund)|"
     r"useless|not ok(?:ay)?|no quiero|no acepto|no me sirve|non merci|je ne veux pas|je refuse|nein danke|"
     r"will ich nicht|nicht akzeptabel|akzeptiere (?:ich )?nicht|non voglio|non accetto)\b",
     re.IGNORECASE,
 )
 _ACCEPT = re.compile(
-    r"\b(?:yes,? please|that works|sounds good|ok(?:ay)?,? (?:thanks|thank you|great)|i accept|deal\b|perfect|"
+    r"\b(?:yes,? please|that works|sounds good|ok(?:ay)?,? (?:thanks|thank you|great)|i accept|deal\b"
+    r"|perfect|"
     r"sí,? por favor|d'accord|einverstanden|va bene)\b",
     re.IGNORECASE,
 )

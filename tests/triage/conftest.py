@@ -1,4 +1,5 @@
 """Shared fixtures: the default models and policy are loaded once per test session (about 2 s)."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """`triage train` / `triage eval` through the argparse plug-in the main CLI uses."""
+
 from __future__ import annotations
 
 import argparse
@@ -11,12 +12,36 @@ from app.triage import load_models, load_policy, run
 from app.triage.ticket import Comment, Ticket
 
 ROWS = {
-    "refund": ["I want my money back", "refund my order please", "when do I get my refund", "give me a refund",
-               "money back now please", "refund for the broken chair", "please return my money", "refund status"],
-    "tracking": ["where is my parcel", "track my order", "has my package shipped", "delivery status please",
-                 "when will my parcel arrive", "order not here yet", "tracking number please", "where is the courier"],
-    "oos": ["what is the capital of France", "tell me a joke", "who won the match", "play some music",
-            "what's the weather tomorrow", "recommend a movie", "how tall is Everest", "translate hello"],
+    "refund": [
+        "I want my money back",
+        "refund my order please",
+        "when do I get my refund",
+        "give me a refund",
+        "money back now please",
+        "refund for the broken chair",
+        "please return my money",
+        "refund status",
+    ],
+    "tracking": [
+        "where is my parcel",
+        "track my order",
+        "has my package shipped",
+        "delivery status please",
+        "when will my parcel arrive",
+        "order not here yet",
+        "tracking number please",
+        "where is the courier",
+    ],
+    "oos": [
+        "what is the capital of France",
+        "tell me a joke",
+        "who won the match",
+        "play some music",
+        "what's the weather tomorrow",
+        "recommend a movie",
+        "how tall is Everest",
+        "translate hello",
+    ],
 }
 
 
@@ -43,8 +68,11 @@ def test_train_then_worker_loads_it(tmp_path: Path) -> None:
     assert manifest["version"] and manifest["train_rows"] == 24 and "cv_accuracy" in manifest
     models = load_models(tmp_path / "model")
     assert models.version == manifest["version"]
-    decision = run(Ticket("sandbox", "1", "refund", comments=(Comment("1", "customer", "I want a refund"),)),
-                   models, load_policy())
+    decision = run(
+        Ticket("sandbox", "1", "refund", comments=(Comment("1", "customer", "I want a refund"),)),
+        models,
+        load_policy(),
+    )
     assert decision.intent == "refund"
 
 
@@ -55,8 +83,16 @@ def test_eval_json_with_autodetected_columns_and_oos(tmp_path: Path) -> None:
     args = _parse(["eval", "--train", str(train), "--test", str(test), "--json", str(out)])
     assert args.func(args, None) == 0
     metrics = json.loads(out.read_text())
-    for key in ("accuracy", "macro_f1", "ece", "inscope_accuracy", "oos_recall", "escalation_rate",
-                "train_seconds", "predict_per_second"):
+    for key in (
+        "accuracy",
+        "macro_f1",
+        "ece",
+        "inscope_accuracy",
+        "oos_recall",
+        "escalation_rate",
+        "train_seconds",
+        "predict_per_second",
+    ):
         assert key in metrics
     assert metrics["inscope_accuracy"] >= 0.9 and metrics["oos_recall"] >= 0.5
 

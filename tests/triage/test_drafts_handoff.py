@@ -14,7 +14,10 @@ def _hit(allows: frozenset[str], text: str, score: float = 0.8) -> Hit:
     return Hit(Section(article, "Late parcels", text), score)
 
 
-TEXT = "Most parcels arrive in 5 days. If it is late we refund the shipping cost. Contact us with the order number."
+TEXT = (
+    "Most parcels arrive in 5 days. If it is late we refund the shipping cost. "
+    "Contact us with the order number."
+)
 
 
 def test_draft_cites_article_and_greets_by_first_name() -> None:
@@ -56,11 +59,13 @@ def _thread(*pairs: tuple[str, str]) -> tuple[Comment, ...]:
 
 
 def test_offer_rejected_and_summary_render() -> None:
-    offer = last_offer(_thread(
-        ("customer", "My parcel is two weeks late."),
-        ("bot", "Sorry! We can offer you a 10% discount on your next order."),
-        ("customer", "No thanks, that's not good enough."),
-    ))
+    offer = last_offer(
+        _thread(
+            ("customer", "My parcel is two weeks late."),
+            ("bot", "Sorry! We can offer you a 10% discount on your next order."),
+            ("customer", "No thanks, that's not good enough."),
+        )
+    )
     assert offer is not None and offer.offer == "10% discount" and offer.answer == "rejected"
     summary = summarise("shipping_delay", "angry", offer, ["offer_rejected"], 0.9)
     assert summary.render() == (
@@ -70,11 +75,18 @@ def test_offer_rejected_and_summary_render() -> None:
 
 
 def test_offer_by_agent_accepted_and_in_other_language() -> None:
-    accepted = last_offer(_thread(("agent", "I can send a free replacement today."), ("customer", "Yes please!")))
+    accepted = last_offer(
+        _thread(("agent", "I can send a free replacement today."), ("customer", "Yes please!"))
+    )
     assert accepted is not None and accepted.offered_by == "agent" and accepted.answer == "accepted"
-    spanish = last_offer(_thread(("bot", "Podemos ofrecer un descuento del 15%."), ("customer", "No quiero un descuento.")))
+    spanish = last_offer(
+        _thread(("bot", "Podemos ofrecer un descuento del 15%."), ("customer", "No quiero un descuento."))
+    )
     assert spanish is not None and spanish.answer == "rejected"
-    assert last_offer(_thread(("customer", "I want a refund"), ("bot", "Your refund was sent yesterday."))) is None
+    assert (
+        last_offer(_thread(("customer", "I want a refund"), ("bot", "Your refund was sent yesterday.")))
+        is None
+    )
 
 
 def test_static_embeddings_rank_like_minilm(models: Models) -> None:

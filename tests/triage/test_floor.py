@@ -3,6 +3,7 @@
 The floors sit a little under the measured numbers (see the closing note of issue 6), so a regression in
 features, calibration or training fails here instead of in production.
 """
+
 from __future__ import annotations
 
 import csv
@@ -30,7 +31,9 @@ def _needs(*parts: str) -> Path:
 
 
 def _training_script():
-    spec = importlib.util.spec_from_file_location("train_default_model", ROOT / "scripts" / "train_default_model.py")
+    spec = importlib.util.spec_from_file_location(
+        "train_default_model", ROOT / "scripts" / "train_default_model.py"
+    )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -49,8 +52,8 @@ def test_default_model_on_bitext_test(models: Models) -> None:
 
 def test_emotion_targets() -> None:
     _needs("goemotions", "test.csv")
-    from app.triage.emotion import EmotionModel
     from app.triage.bundle import DEFAULT_MODEL_DIR
+    from app.triage.emotion import EmotionModel
 
     report = _training_script().emotion_report(EmotionModel.load(DEFAULT_MODEL_DIR), SHARED_DATA)
     assert report["goemotions_test_anger_recall"] >= 0.90
@@ -70,8 +73,12 @@ def test_banking77_train_test(policy: Policy) -> None:
     train = read_labelled(_needs("banking77", "train.csv"))
     test = read_labelled(_needs("banking77", "test.csv"))
     embedder = Embedder(threads=2)
-    result = metrics(score(train.texts, train.labels, test.texts, test.labels, embedder.embed, embedder.embed,
-                           policy, None), policy)
+    result = metrics(
+        score(
+            train.texts, train.labels, test.texts, test.labels, embedder.embed, embedder.embed, policy, None
+        ),
+        policy,
+    )
     assert result["accuracy_full_model"] >= 0.935
     assert result["accuracy"] >= 0.93
     assert result["ece"] <= 0.05

@@ -1,4 +1,5 @@
 """Golden threads written by the team: each decision and handoff summary is pinned (issue 6 acceptance)."""
+
 from __future__ import annotations
 
 import json

@@ -9,7 +9,12 @@ from app.triage.calibration import expected_calibration_error, fit_temperature, 
 from app.triage.intent import IntentModel
 
 TRAIN = {
-    "refund": ["I want my money back", "refund my order please", "when do I get my refund", "give me a refund"],
+    "refund": [
+        "I want my money back",
+        "refund my order please",
+        "when do I get my refund",
+        "give me a refund",
+    ],
     "tracking": ["where is my parcel", "track my order", "has my package shipped", "delivery status please"],
     "password": ["I forgot my password", "reset my password", "cannot log in", "login does not work"],
 }
@@ -32,7 +37,11 @@ def test_train_predict_save_load_round_trip(models: Models, tmp_path: Path) -> N
     after = loaded.predict(queries, models.embedder.embed, cascade=False)
     assert after.labels == before.labels
     assert np.allclose(after.proba, before.proba, atol=2e-3)  # float16 weights
-    assert {p.name for p in tmp_path.iterdir()} == {"intent.json", "intent_vocabulary.json", "intent_weights.npz"}
+    assert {p.name for p in tmp_path.iterdir()} == {
+        "intent.json",
+        "intent_vocabulary.json",
+        "intent_weights.npz",
+    }
 
 
 def test_cascade_skips_embeddings_when_fast_head_is_sure(models: Models) -> None:

@@ -41,7 +41,8 @@ def test_redacts_typed_placeholder(text: str, secret: str, kind: str) -> None:
         "Order #123456789012 has not arrived",
         "ticket 4587345 is still open",
         "pedido 3707955617 cancelado",
-        "order 1234 5678 9012 3456 is late",  # an order number that happens to pass Luhn stays: it follows 'order'
+        # an order number that happens to pass Luhn stays: it follows "order"
+        "order 1234 5678 9012 3456 is late",
         "paid on 12.03.2024, invoice 2024-0042",
         "card ending 4111 1111 1111 1112",  # fails Luhn: not a card
     ],
@@ -60,5 +61,8 @@ def test_known_requester_name_is_redacted() -> None:
     from app.triage.pii import Redactor
 
     redactor = Redactor(known_names=("Lars Jensen",))
-    assert redactor.redact("Hi Lars, Mr Jensen's invoice is attached") == "Hi [NAME_1], Mr [NAME_2]'s invoice is attached"
+    assert (
+        redactor.redact("Hi Lars, Mr Jensen's invoice is attached")
+        == "Hi [NAME_1], Mr [NAME_2]'s invoice is attached"
+    )
     assert redactor.mapping == {"[NAME_1]": "Lars", "[NAME_2]": "Jensen"}

@@ -32,7 +32,7 @@ def test_bad_priority_fails_at_load(tmp_path: Path) -> None:
 
 def test_missing_version_fails(tmp_path: Path) -> None:
     bad = tmp_path / "policy.toml"
-    bad.write_text('[intent]\nunsure_below = 0.4\n')
+    bad.write_text("[intent]\nunsure_below = 0.4\n")
     with pytest.raises(PolicyError):
         load_policy(bad)
 
@@ -57,8 +57,11 @@ def test_queue_escalation_and_language_queue(tmp_path: Path) -> None:
 
 def test_assignee_is_a_logical_name(tmp_path: Path) -> None:
     custom = tmp_path / "policy.toml"
-    custom.write_text(DEFAULT_POLICY_PATH.read_text().replace('# legal_privacy = "privacy_officer"',
-                                                              'legal_privacy = "privacy_officer"'))
+    custom.write_text(
+        DEFAULT_POLICY_PATH.read_text().replace(
+            '# legal_privacy = "privacy_officer"', 'legal_privacy = "privacy_officer"'
+        )
+    )
     policy = load_policy(custom)
     assert policy.assignee_for("legal_privacy", "legal") == "privacy_officer"
     assert policy.assignee_for("order_status", "orders") is None
