@@ -20,7 +20,7 @@ from app.triage.pii import Redactor, placeholder_counts, restore
 from app.triage.policy import Policy
 from app.triage.taxonomy import UNSURE
 from app.triage.thread import last_offer
-from app.triage.ticket import Comment, Ticket
+from app.triage.ticket import Comment, Ticket, is_bot_note
 
 T = TypeVar("T")
 MAX_INTENT_CHARS = 1200
@@ -43,11 +43,15 @@ class _Clock:
 
 
 def _redact_ticket(ticket: Ticket) -> tuple[str, tuple[Comment, ...], Redactor]:
+    """Redacted subject and thread. Our own earlier notes (they carry the bot marker) are left out: they
+    are this engine's analysis, not the conversation, and their words ("Bot offered 10% discount")
+    would otherwise read as an offer or a reply."""
     redactor = Redactor(known_names=(ticket.requester_name,))
     subject = redactor.redact(ticket.subject)
     comments = tuple(
         Comment(c.id, c.author_role, redactor.redact(c.body), c.public, "", c.created_at)
         for c in ticket.comments
+        if not is_bot_note(c.body)
     )
     return subject, comments, redactor
 

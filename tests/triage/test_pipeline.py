@@ -120,3 +120,23 @@ def test_engine_imports_no_framework_or_sdk() -> None:
             for name in names:
                 assert name.split(".")[0] not in forbidden, f"{path.name} imports {name}"
         assert "shared/data" not in path.read_text() and "../shared" not in path.read_text(), path.name
+
+
+def test_our_own_earlier_note_is_not_part_of_the_conversation(models: Models, policy: Policy) -> None:
+    from app.triage.ticket import bot_marker
+
+    first = Ticket("sandbox", "7", "Late parcel", comments=(Comment("1", "customer", "My parcel is late."),))
+    note = run(first, models, policy).internal_note + "\nHandoff: Bot offered 10% discount.\n" + bot_marker(1)
+    again = Ticket(
+        "sandbox",
+        "7",
+        "Late parcel",
+        comments=(
+            *first.comments,
+            Comment("2", "bot", note, public=False),
+            Comment("3", "customer", "No, thanks."),
+        ),
+    )
+    decision = run(again, models, policy)
+    assert "offer_rejected" not in decision.reasons
+    assert "AI triage" not in (decision.handoff.render() if decision.handoff else "")
