@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from app.triage.handoff import TOPIC
+from app.triage.handoff import topic_of
 from app.triage.knowledge import Hit
 
 _MONEY_PROMISE = re.compile(r"\b(?:refund|reimburs|credit|money back|compensat)\w*", re.IGNORECASE)
@@ -77,6 +77,13 @@ def _excerpt(text: str, allow_money: bool, limit: int = 700) -> tuple[str, int]:
     return "\n".join(kept), dropped
 
 
+def _grounds(hit: Hit, intent: str, min_score: float, min_score_other_intent: float) -> bool:
+    if hit.via == "intent":
+        return True
+    bar = min_score if intent in hit.section.article.intents else min_score_other_intent
+    return hit.score >= bar
+
+
 def first_name(requester_name: str) -> str:
     name = requester_name.strip().split()
     return name[0] if name else ""
@@ -89,18 +96,20 @@ def compose(
     requester_name: str,
     signature: str,
     needs_article: bool = True,
+    min_score_other_intent: float = 0.85,
 ) -> Draft:
     name = first_name(requester_name)
     greeting = f"Hi {name}," if name else "Hello,"
-    topic = TOPIC.get(intent, "your request")
+    topic = topic_of(intent)
     if not needs_article:
         # Thanks for feedback states no policy, so it needs no article to be grounded in.
         body = "Thank you for taking the time to write to us. I have passed your message on to the team."
         return Draft(f"{greeting}\n\n{body}\n\nBest regards,\n{signature}", None, None, 1.0, True)
-    similar = [h for h in hits if h.via == "similarity" and h.score >= min_score]
-    by_intent = [h for h in hits if h.via == "intent"]
-    best = similar[0] if similar else (by_intent[0] if by_intent else (hits[0] if hits else None))
-    if best is None or (best.score < min_score and best.via != "intent"):
+    grounding = [h for h in hits if _grounds(h, intent, min_score, min_score_other_intent)]
+    # A passage found by similarity beats the intent's default article; the intent's article beats nothing.
+    grounding.sort(key=lambda h: h.via != "similarity")
+    best = grounding[0] if grounding else (hits[0] if hits else None)
+    if not grounding or best is None:
         body = (
             f"Thank you for contacting us about {topic}. I could not find an answer to your question in our "
             "help center, so a colleague will look into it personally and get back to you shortly."

@@ -25,6 +25,12 @@ TOPIC: dict[str, str] = {
     "unsure": "a request the bot could not classify",
 }
 
+
+def topic_of(intent: str) -> str:
+    """Words for the intent; a model trained with `triage train` has its own labels, shown as they are."""
+    return TOPIC.get(intent) or f"'{intent.replace('_', ' ')}'"
+
+
 _MOOD = {
     "angry": "upset about",
     "negative": "unhappy about",
@@ -69,7 +75,7 @@ def summarise(
     comments: tuple[Comment, ...] = (),
 ) -> HandoffSummary:
     """`comments` must be the redacted thread: the summary lands in the note and the database."""
-    issue = f"Customer {_MOOD.get(sentiment, 'asking about')} {TOPIC.get(intent, TOPIC['other'])}"
+    issue = f"Customer {_MOOD.get(sentiment, 'asking about')} {topic_of(intent)}"
     offered = answer = ""
     if offer:
         offered = f"{offer.offered_by.capitalize()} offered {offer.offer}"

@@ -85,7 +85,7 @@ class Redactor:
         self.mapping: dict[str, str] = {}
         self._by_value: dict[tuple[str, str], str] = {}
         parts = sorted(
-            {p for name in known_names for p in name.split() if len(p) >= 3}, key=len, reverse=True
+            {p for name in known_names for p in name.split() if len(p) >= 2}, key=len, reverse=True
         )
         self._names = re.compile(r"\b(?:" + "|".join(map(re.escape, parts)) + r")\b") if parts else None
 

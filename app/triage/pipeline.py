@@ -133,6 +133,7 @@ def run(ticket: Ticket, models: Models, policy: Policy) -> Decision:
                 redactor.redact(ticket.requester_name),
                 policy.signature,
                 needs_article=intent not in policy.no_article_intents,
+                min_score_other_intent=policy.min_article_score_other_intent,
             ),
             lambda d: d.article_id or "ungrounded",
         )

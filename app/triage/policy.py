@@ -48,6 +48,7 @@ class Policy:
     languages: tuple[str, ...]
     draft_languages: frozenset[str]
     min_article_score: float
+    min_article_score_other_intent: float
     signature: str
     no_article_intents: frozenset[str]
     assignees: dict[str, str] = field(default_factory=dict)
@@ -116,7 +117,8 @@ def load_policy(path: str | Path | None = None) -> Policy:
             language_queues={str(k): str(v) for k, v in language_queues.items()},
             languages=tuple(language.get("supported", ("en",))),
             draft_languages=frozenset(language.get("draft_languages", ("en",))),
-            min_article_score=float(drafts.get("min_article_score", 0.35)),
+            min_article_score=float(drafts.get("min_article_score", 0.65)),
+            min_article_score_other_intent=float(drafts.get("min_article_score_other_intent", 0.85)),
             signature=str(drafts.get("signature", "The Support Team")),
             no_article_intents=frozenset(drafts.get("no_article_intents", ("feedback",))),
             assignees={str(k): str(v) for k, v in raw.get("assignees", {}).items()},
