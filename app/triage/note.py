@@ -69,7 +69,7 @@ def render(
     if pii_counts:
         lines.append(
             "Redacted before processing: "
-            + ", ".join(f"{n} {k.lower()}{"s" if n > 1 else ""}" for k, n in sorted(pii_counts.items()))
+            + ", ".join(f"{n} {k.lower()}{'s' if n > 1 else ''}" for k, n in sorted(pii_counts.items()))
         )
     lines += [f"Note: {n}" for n in notes]
     return "\n".join(lines)
