@@ -80,7 +80,7 @@ def parse_outbound_message(body: bytes) -> OutboundMessage:
     """Parse with DTDs forbidden: no entities, no external references, so XXE and billion laughs fail."""
     try:
         root = fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except (ParseError, DefusedXmlException, ValueError) as exc:
+    except (ParseError, DefusedXmlException, ValueError, LookupError) as exc:  # LookupError: encoding="bogus"
         raise BadMessage(f"unparseable XML: {type(exc).__name__}") from exc
     message = root.find(f"{{{SOAP_ENV}}}Body/{{{OUTBOUND}}}notifications")
     if message is None:

@@ -196,6 +196,7 @@ def outbound_nested(depth: int) -> bytes:
 @fuzz_settings("salesforce_soap")
 @given(body=soap_bodies, token=st.one_of(st.none(), header_text))
 @example(body=outbound_nested(50_000), token=None)
+@example(body=b'<?xml version="" encoding="A"?>', token=None)
 def test_fuzz_salesforce_outbound_message(client, body, token) -> None:  # noqa: ANN001
     query = {"token": token} if token is not None else None
     response = client.post("/webhooks/salesforce", data=body, query_string=query,
