@@ -35,6 +35,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--train", help="training file (CSV/JSONL)")
     evaluate.add_argument("--test", help="test file; rows labelled `oos` are out of scope")
     evaluate.add_argument("--data", help="single file for cross-validation with --folds")
+    evaluate.add_argument("--model", help="score this trained model directory on --test instead of training")
     evaluate.add_argument("--folds", type=int, default=5)
     evaluate.add_argument("--train-where", help="row filter for the training file, e.g. lang=en,split=valid")
     evaluate.add_argument("--test-where", help="row filter for the test file, e.g. split=test")
@@ -119,17 +120,24 @@ def cmd_eval(args: argparse.Namespace, settings: object = None) -> int:
     from app.triage.bundle import DEFAULT_MODEL_DIR
     from app.triage.datasets import DatasetError, read_labelled
     from app.triage.emotion import EmotionModel
-    from app.triage.evaluation import cross_validate, metrics, score
+    from app.triage.evaluation import cross_validate, metrics, score, score_model
+    from app.triage.intent import IntentModel
     from app.triage.policy import load_policy
 
-    if not ((args.train and args.test) or args.data):
-        console.print("[red]error:[/] give --train and --test, or --data with --folds")
+    if not ((args.train and args.test) or args.data or (args.model and args.test)):
+        console.print("[red]error:[/] give --train and --test, --model and --test, or --data with --folds")
         return 2
     policy = load_policy(args.policy)
     emotion = EmotionModel.load(DEFAULT_MODEL_DIR)
     train_embedder, predict_embedder = _embedders()
     try:
-        if args.data:
+        if args.model:
+            test = read_labelled(args.test, args.text_col, args.label_col, args.test_where)
+            groups = [r.get(args.by, "") for r in test.rows] if args.by else None
+            scored = score_model(
+                IntentModel.load(args.model), test.texts, test.labels, predict_embedder.embed, policy, emotion
+            )
+        elif args.data:
             data = read_labelled(args.data, args.text_col, args.label_col, args.test_where)
             groups = [r.get(args.by, "") for r in data.rows] if args.by else None
             with _progress() as bar:

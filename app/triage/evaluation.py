@@ -49,6 +49,20 @@ def score(
     started = time.perf_counter()
     model = IntentModel.train(train_texts, train_labels, train_embed, progress=progress)
     train_seconds = time.perf_counter() - started
+    return score_model(model, test_texts, test_labels, predict_embed, policy, emotion, train_seconds)
+
+
+def score_model(
+    model: IntentModel,
+    test_texts: Sequence[str],
+    test_labels: Sequence[str],
+    predict_embed: EmbedFn,
+    policy: Policy,
+    emotion: EmotionModel | None,
+    train_seconds: float = 0.0,
+) -> Scored:
+    """Score an already trained model (`triage eval --model DIR`): e.g. the shipped default model on a
+    team's own labelled history, before go-live."""
     started = time.perf_counter()
     prediction = model.predict(list(test_texts), predict_embed)
     predict_seconds = time.perf_counter() - started

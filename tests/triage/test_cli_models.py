@@ -76,6 +76,17 @@ def test_train_then_worker_loads_it(tmp_path: Path) -> None:
     assert decision.intent == "refund"
 
 
+def test_eval_an_existing_model(tmp_path: Path) -> None:
+    data = _write(tmp_path / "tickets.csv")
+    train = _parse(["train", "--data", str(data), "--out", str(tmp_path / "model")])
+    assert train.func(train, None) == 0
+    out = tmp_path / "m.json"
+    args = _parse(["eval", "--model", str(tmp_path / "model"), "--test", str(data), "--json", str(out)])
+    assert args.func(args, None) == 0
+    metrics = json.loads(out.read_text())
+    assert metrics["train_seconds"] == 0 and metrics["accuracy"] >= 0.9
+
+
 def test_eval_json_with_autodetected_columns_and_oos(tmp_path: Path) -> None:
     train = _write(tmp_path / "train.csv", "instruction", "intent")
     test = _write(tmp_path / "test.csv", "instruction", "intent")
