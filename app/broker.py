@@ -26,12 +26,15 @@ def broker_url(settings: Settings) -> str:
 
 def redis_client(settings: Settings) -> redis.Redis:
     """A plain redis-py client on the same server as the broker (rate budgets, locks)."""
+    # Bounded waits: a webhook must be answered even when Redis silently drops packets (the delivery
+    # row is already committed; the sweeper sends it later).
+    timeouts = {"socket_connect_timeout": 2.0, "socket_timeout": 5.0}
     url = settings.REDIS_URL
     if not url:
-        return redis.Redis(unix_socket_path=str(ensure_embedded_redis(settings.VAR_DIR)))
+        return redis.Redis(unix_socket_path=str(ensure_embedded_redis(settings.VAR_DIR)), **timeouts)
     if url.startswith("redis+socket://"):  # kombu's spelling of a unix socket; redis-py calls it unix://
         url = "unix://" + url[len("redis+socket://") :]
-    return redis.Redis.from_url(url)
+    return redis.Redis.from_url(url, **timeouts)
 
 
 def _alive(socket_path: Path) -> bool:
