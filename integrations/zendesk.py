@@ -8,6 +8,8 @@ waits `Retry-After` instead.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
 import requests
@@ -141,6 +143,29 @@ class ZendeskHelpdesk:
         if users.get(author_id, {}).get("role") == "end-user":
             return "customer"  # a CC'd colleague of the requester speaks for the customer
         return "agent"
+
+    def labelled_history(self, since_days: int, *, tag_prefix: str = "intent__") -> Iterator[tuple[str, str]]:
+        """(subject + description, intent) for solved tickets updated in the last `since_days` days.
+
+        The label is the mapped `intent` custom field when the policy names one, else an `intent__x` tag:
+        ours, or the ones Zendesk's own intelligent triage writes. Tickets with neither are skipped.
+        Uses the search export endpoint (cursor paginated, no 1,000-result cap).
+        """
+        since = (datetime.now(timezone.utc) - timedelta(days=since_days)).date()
+        field_id = self.fields.get("intent")
+        try:
+            for zticket in self.client.search_export(type="ticket", status="solved", updated_after=since, cursor_pagination=True):
+                raw = zticket.to_dict()
+                label = ""
+                if field_id:
+                    label = next((str(f.get("value") or "") for f in raw.get("custom_fields") or [] if f.get("id") == field_id), "")
+                if not label:
+                    label = next((t[len(tag_prefix):] for t in raw.get("tags") or [] if t.startswith(tag_prefix)), "")
+                text = f"{raw.get('subject') or ''}\n{raw.get('description') or ''}".strip()
+                if label and text:
+                    yield text, label
+        except requests.RequestException as exc:
+            raise error_for_exception(exc, "zendesk") from exc
 
     # -- writing ------------------------------------------------------------------------------------------
     def update_payload(self, ticket: Ticket, decision: Decision, marker: str) -> dict[str, Any]:

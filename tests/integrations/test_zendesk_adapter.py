@@ -139,3 +139,25 @@ def test_server_error_and_auth_errors(desk) -> None:  # noqa: ANN001
         desk.fetch("3")
     assert auth.value.permanent and auth.value.reason == "unauthorized"
     assert "t0ken-secret" not in str(auth.value)
+
+
+@responses.activate
+def test_labelled_history_reads_solved_tickets_with_an_intent(desk) -> None:  # noqa: ANN001
+    # Search export shape: {"results": [...], "meta": {"has_more", "after_cursor"}, "links": {"next"}}.
+    base_ticket = cassette("TestTicketCreateUpdateDelete.test_single_object_update-update-single")[0].json()["ticket"]
+
+    def ticket(i: int, subject: str, tags: list[str], custom: list[dict] | None = None) -> dict:
+        return {**base_ticket, "id": i, "subject": subject, "description": f"body {i}", "status": "solved",
+                "tags": tags, "custom_fields": custom or [], "result_type": "ticket"}
+
+    page_two = f"{BASE}/search/export.json?page%5Bafter%5D=abc&filter%5Btype%5D=ticket&page%5Bsize%5D=100"
+    responses.add(responses.GET, f"{BASE}/search/export.json", json={
+        "results": [ticket(1, "Refund please", ["intent__refund_request", "vip"]), ticket(2, "No label", ["vip"])],
+        "meta": {"has_more": True, "after_cursor": "abc"}, "links": {"next": page_two}})
+    responses.add(responses.GET, page_two, json={
+        "results": [ticket(3, "Where is it", [], [{"id": 31503099534100, "value": "order_status"}])],
+        "meta": {"has_more": False, "after_cursor": None}, "links": {"next": None}})
+    rows = list(desk.labelled_history(90))
+    assert rows == [("Refund please\nbody 1", "refund_request"), ("Where is it\nbody 3", "order_status")]
+    query = responses.calls[0].request.url
+    assert "filter%5Btype%5D=ticket" in query and "status%3Asolved" in query and "updated%3E" in query
