@@ -13,7 +13,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
 import requests
-from requests.adapters import HTTPAdapter
 from zenpy import Zenpy
 from zenpy.lib.endpoint import EndpointFactory
 
@@ -21,6 +20,7 @@ from app.ports import IntegrationError
 from app.triage.decision import Decision
 from app.triage.ticket import Comment, Ticket, is_bot_note
 from integrations.http_errors import error_for_exception, error_for_response
+from integrations.rate_budget import BudgetedAdapter, RateBudget
 
 LOOP_GUARD_TAG = "ai_triaged"
 
@@ -50,12 +50,18 @@ class ZendeskHelpdesk:
         self.bot_user_id = str(bot_user_id)
 
     @classmethod
-    def from_settings(cls, settings: Any, mapping: dict[str, Any] | None = None) -> "ZendeskHelpdesk":
+    def from_settings(cls, settings: Any, mapping: dict[str, Any] | None = None, redis: Any = None) -> "ZendeskHelpdesk":
+        """`redis` (a redis-py client) shares ZENDESK_RATE_LIMIT_PER_MINUTE across every worker."""
         mapping = mapping or {}
         session = requests.Session()
+        budget = (
+            RateBudget(redis, f"zendesk:{settings.ZENDESK_SUBDOMAIN or 'local'}", settings.ZENDESK_RATE_LIMIT_PER_MINUTE)
+            if redis is not None
+            else None
+        )
         # No retries inside the HTTP client: every retry is a Celery retry the delivery table can see.
-        session.mount("https://", HTTPAdapter(max_retries=0))
-        session.mount("http://", HTTPAdapter(max_retries=0))
+        session.mount("https://", BudgetedAdapter(budget, "zendesk", max_retries=0))
+        session.mount("http://", BudgetedAdapter(budget, "zendesk", max_retries=0))
         session.hooks["response"].append(_raise_for_status)
         if settings.ZENDESK_BASE_URL:
             # zenpy reads these to reach a proxy or a local mock instead of {subdomain}.zendesk.com.

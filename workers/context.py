@@ -34,7 +34,9 @@ def build_helpdesk(provider: str, settings: Settings, sessions: sessionmaker[Ses
     if provider == "zendesk":
         from integrations.zendesk import ZendeskHelpdesk
 
-        return ZendeskHelpdesk.from_settings(settings, mapping)
+        from app.broker import redis_client
+
+        return ZendeskHelpdesk.from_settings(settings, mapping, redis=redis_client(settings))
     if provider == "sandbox":
         from integrations.sandbox import SandboxHelpdesk
 

@@ -1,0 +1,38 @@
+"""The per-account API budget is shared by every client through Redis."""
+from __future__ import annotations
+
+import pytest
+import responses
+
+from app.ports import IntegrationError
+from integrations.rate_budget import RateBudget
+from integrations.zendesk import ZendeskHelpdesk
+from tests.conftest import make_settings
+
+
+def test_budget_is_shared_and_resets_each_minute(redis_server) -> None:  # noqa: ANN001
+    first = RateBudget(redis_server.client(), "zendesk:acme", per_minute=3)
+    second = RateBudget(redis_server.client(), "zendesk:acme", per_minute=3)  # another worker
+    t = 1_800_000_030.0  # 30 s into a minute
+    assert [first.take(t), second.take(t), first.take(t)] == [None, None, None]
+    wait = second.take(t + 10)
+    assert wait is not None and 19 < wait <= 21
+    assert first.take(t + 40) is None  # next window
+    assert RateBudget(redis_server.client(), "zendesk:other", per_minute=3).take(t) is None  # per account
+
+
+@responses.activate
+def test_zendesk_calls_stop_before_the_limit_and_retry_later(var_dir, redis_server) -> None:  # noqa: ANN001
+    settings = make_settings(var_dir, HELPDESK="zendesk", ZENDESK_SUBDOMAIN="acme", ZENDESK_EMAIL="b@acme.test",
+                             ZENDESK_API_TOKEN="t", ZENDESK_RATE_LIMIT_PER_MINUTE=2)
+    desk = ZendeskHelpdesk.from_settings(settings, redis=redis_server.client())
+    responses.add(responses.GET, "https://acme.zendesk.com/api/v2/tickets/1.json", status=404,
+                  json={"error": "RecordNotFound", "description": "Not found"})
+    for _ in range(2):
+        with pytest.raises(IntegrationError) as sent:
+            desk.fetch("1")
+        assert sent.value.reason == "not_found"
+    with pytest.raises(IntegrationError) as refused:
+        desk.fetch("1")
+    assert refused.value.reason == "rate_budget" and not refused.value.permanent and refused.value.retry_after > 0
+    assert len(responses.calls) == 2  # the third call never left the process
