@@ -147,7 +147,7 @@ def main() -> int:
         env.pop("DATABASE_URL", None)
         env.update(VAR_DIR=str(tmp), HELPDESK="zendesk", ZENDESK_SUBDOMAIN="acme", ZENDESK_EMAIL="bot@acme.test",
                    ZENDESK_API_TOKEN="bench", ZENDESK_WEBHOOK_SECRET=SECRET, ZENDESK_BASE_URL=mock.url,
-                   LOG_LEVEL="WARNING", LOG_FORMAT="json")
+                   ZENDESK_RATE_LIMIT_PER_MINUTE="1000000", LOG_LEVEL="WARNING", LOG_FORMAT="json")
         settings = load_settings(VAR_DIR=tmp, HELPDESK="zendesk", ZENDESK_SUBDOMAIN="acme", ZENDESK_EMAIL="bot@acme.test",
                                  ZENDESK_API_TOKEN="bench", ZENDESK_WEBHOOK_SECRET=SECRET, ZENDESK_BASE_URL=mock.url)
         from app.broker import broker_url, stop_embedded_redis

@@ -30,7 +30,7 @@ def extra_env() -> dict[str, str]:
 def stack(var_dir, redis_server, zendesk, tmp_path, extra_env):  # noqa: ANN001, ANN201
     zendesk_env = {**extra_env, 
         "HELPDESK": "zendesk", "ZENDESK_SUBDOMAIN": "acme", "ZENDESK_EMAIL": "bot@acme.test", "ZENDESK_API_TOKEN": "tok",
-        "ZENDESK_BASE_URL": zendesk.url, "DELIVERY_LEASE_SECONDS": "4", "SWEEP_INTERVAL_SECONDS": "1", "SWEEP_STUCK_SECONDS": "5",
+        "ZENDESK_BASE_URL": zendesk.url, "ZENDESK_RATE_LIMIT_PER_MINUTE": "100000", "DELIVERY_LEASE_SECONDS": "4", "SWEEP_INTERVAL_SECONDS": "1", "SWEEP_STUCK_SECONDS": "5",
     }
     settings = make_settings(var_dir, REDIS_URL=redis_server.url, **{k: v for k, v in zendesk_env.items()})
     from app.web import create_app
