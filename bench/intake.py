@@ -57,9 +57,10 @@ end
 """)
 
 
-def gunicorn(target: str, port: int, workers: int, threads: int, env: dict[str, str], log: Path) -> subprocess.Popen:
-    argv = [str(Path(sys.executable).parent / "gunicorn"), target, "-b", f"127.0.0.1:{port}", "-w", str(workers),
-            "--worker-class", "gthread", "--threads", str(threads), "--timeout", "30", "--log-level", "warning"]
+def gunicorn(target: str, port: int, args: argparse.Namespace, env: dict[str, str], log: Path) -> subprocess.Popen:
+    argv = [str(Path(sys.executable).parent / "gunicorn"), target, "-b", f"127.0.0.1:{port}", "-w", str(args.workers),
+            "--worker-class", args.worker_class, "--threads", str(args.server_threads), "--timeout", "30",
+            "--log-level", "warning"]
     proc = subprocess.Popen(argv, cwd=PROJECT_ROOT, env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
     for _ in range(200):
         try:
@@ -99,6 +100,7 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--worker-class", default="gthread", choices=["sync", "gthread"], help="gunicorn worker class")
     parser.add_argument("--server-threads", type=int, default=4, help="gunicorn gthread threads per worker")
     args = parser.parse_args()
     if not shutil.which("wrk"):
@@ -118,7 +120,7 @@ def main() -> int:
     procs = []
     try:
         for name, target, port in (("bare flask", "bench.bare_app:app", 18081), ("webhook endpoint", "app.web:create_app()", 18082)):
-            proc = gunicorn(target, port, args.workers, args.server_threads, env, tmp / f"{port}.log")
+            proc = gunicorn(target, port, args, env, tmp / f"{port}.log")
             procs.append(proc)
             wrk(port, script, 2, args.connections, args.threads)  # warm up (imports, connections)
             if name == "webhook endpoint":  # fresh ids for the measured run: new deliveries, not duplicates
@@ -132,7 +134,8 @@ def main() -> int:
                 os.killpg(proc.pid, signal.SIGKILL)
         stop_embedded_redis(tmp)
     ratio = results["webhook endpoint"]["requests_per_second"] / results["bare flask"]["requests_per_second"]
-    print(f"\nIntake: gunicorn {args.workers} gthread workers x {args.server_threads} threads, wrk {args.threads} threads {args.connections} connections, {args.seconds}s, 127.0.0.1")
+    threads = f" x {args.server_threads} threads" if args.worker_class == "gthread" else ""
+    print(f"\nIntake: gunicorn {args.workers} {args.worker_class} workers{threads}, wrk {args.threads} threads {args.connections} connections, {args.seconds}s, 127.0.0.1")
     print(f"{'endpoint':<18} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
     for name, r in results.items():
         print(f"{name:<18} {r['requests_per_second']:>9.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['non_2xx']:>8}")
