@@ -25,7 +25,14 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     train = subparsers.add_parser(
         "train", help="train an intent model on labelled tickets (CSV/JSONL text,label)"
     )
-    train.add_argument("--data", required=True, help="CSV or JSONL with text and label columns")
+    source = train.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", help="CSV or JSONL with text and label columns")
+    source.add_argument(
+        "--from-zendesk",
+        action="store_true",
+        help="train on solved Zendesk tickets labelled by the intent field or intent__ tags (needs ZENDESK_*)",
+    )
+    train.add_argument("--since", default="90d", help="with --from-zendesk: how far back, e.g. 90d (default)")
     train.add_argument("--out", required=True, help="model directory to write (point TRIAGE model dir at it)")
     _column_args(train)
     train.add_argument("--c", type=float, default=0.5, help="LinearSVC regularisation (default 0.5)")
@@ -76,11 +83,12 @@ def cmd_train(args: argparse.Namespace, settings: object = None) -> int:
     from app.triage.intent import IntentModel
 
     try:
-        data = read_labelled(args.data, args.text_col, args.label_col)
+        data = _from_zendesk(args, settings) if args.from_zendesk else read_labelled(args.data, args.text_col, args.label_col)
     except (OSError, DatasetError) as exc:
         console.print(f"[red]error:[/] {exc}")
         return 2
-    console.print(f"{len(data.texts)} rows, {len(set(data.labels))} labels from {args.data}")
+    source_name = f"Zendesk (solved, last {args.since})" if args.from_zendesk else args.data
+    console.print(f"{len(data.texts)} rows, {len(set(data.labels))} labels from {source_name}")
     train_embedder, _ = _embedders()
     with _progress() as bar:
         task = bar.add_task("training", total=1.0)
@@ -94,7 +102,8 @@ def cmd_train(args: argparse.Namespace, settings: object = None) -> int:
         "\n".join(f"{text}\t{label}" for text, label in zip(data.texts, data.labels, strict=True)).encode()
     ).hexdigest()
     version = f"{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}-{digest[:8]}"
-    model.meta.update({"version": version, "data_file": Path(args.data).name, "data_sha256": digest})
+    data_name = "zendesk" if args.from_zendesk else Path(args.data).name
+    model.meta.update({"version": version, "data_file": data_name, "data_sha256": digest})
     model.save(out)
     manifest = {
         "version": version,
@@ -114,6 +123,36 @@ def cmd_train(args: argparse.Namespace, settings: object = None) -> int:
     )
     console.print(f"saved model {version} to {out}  (load with app.triage.load_models({str(out)!r}))")
     return 0
+
+
+def _from_zendesk(args: argparse.Namespace, settings: object) -> "Labelled":
+    """Solved tickets from the configured Zendesk, redacted before they reach the model's vocabulary."""
+    from app.config import get_settings
+    from app.triage.datasets import DatasetError, Labelled
+    from app.triage.pii import Redactor
+    from app.triage.policy import load_policy
+
+    settings = settings or get_settings()
+    if not (settings.ZENDESK_SUBDOMAIN or settings.ZENDESK_BASE_URL):
+        raise DatasetError("--from-zendesk needs ZENDESK_SUBDOMAIN, ZENDESK_EMAIL and ZENDESK_API_TOKEN")
+    days = args.since.strip().lower().removesuffix("d")
+    if not days.isdigit():
+        raise DatasetError(f"--since must look like 90d, not {args.since!r}")
+    from workers.context import build_helpdesk  # the one place that maps a provider to its adapter
+
+    policy = load_policy(settings.TRIAGE_POLICY_FILE or None)
+    desk = build_helpdesk("zendesk", settings, None, policy)  # type: ignore[arg-type]
+    texts: list[str] = []
+    labels: list[str] = []
+    with _progress() as bar:
+        task = bar.add_task("reading solved tickets", total=None)
+        for text, label in desk.labelled_history(int(days)):  # type: ignore[attr-defined]
+            texts.append(Redactor().redact(text))
+            labels.append(label)
+            bar.advance(task)
+    if len(set(labels)) < 2:
+        raise DatasetError(f"found {len(labels)} labelled solved tickets with {len(set(labels))} intents; need 2+")
+    return Labelled(texts, labels, [])
 
 
 def cmd_eval(args: argparse.Namespace, settings: object = None) -> int:
