@@ -37,5 +37,5 @@ def test_train_from_zendesk_writes_a_model_without_customer_data(tmp_path, monke
     assert sorted(manifest["intents"]) == sorted(EXAMPLES)
     vocabulary = json.loads((out / "intent_vocabulary.json").read_text())
     words = set(vocabulary["word"]) if isinstance(vocabulary, dict) and "word" in vocabulary else set(map(str, vocabulary))
-    leaked = {w for w in words for token in w.split() if token in ("example", "jo") or token.startswith("doe")}
+    leaked = {w for w in words for token in w.split() if token in ("example", "jo") or (token.startswith("doe") and token[3:].isdigit())}
     assert words and not leaked  # the emails were redacted before training
