@@ -55,11 +55,12 @@ def render(
     if handoff:
         lines += ["", "Handoff summary: " + handoff.render()]
     if draft is not None and draft_redacted is not None:
-        cite = (
-            f'"{draft.article_title}" ({draft.article_id}, similarity {draft.score:.2f})'
-            if draft.grounded
-            else "none"
-        )
+        if draft.grounded and draft.article_id:
+            cite = f'"{draft.article_title}" ({draft.article_id}, similarity {draft.score:.2f})'
+        elif draft.grounded:
+            cite = "none needed (the reply states no policy)"
+        else:
+            cite = "none"
         lines += [
             "",
             f"Cited article: {cite}",
