@@ -1,6 +1,6 @@
 """Salesforce Service Cloud adapter on simple-salesforce: fetch a Case with its thread, apply a Decision.
 
-API facts: ../shared/reference/salesforce.md; REST: developer.salesforce.com/docs/atlas.en-us.api_rest.meta.
+API facts: docs/salesforce.md; REST: developer.salesforce.com/docs/atlas.en-us.api_rest.meta.
 Every HTTP response passes through one requests hook (`_on_response`) that records `Sforce-Limit-Info` and
 turns failures into IntegrationError *before* simple-salesforce sees them. That keeps the SDK's own
 INVALID_SESSION_ID retry (which recurses without bound in `SFType._call_salesforce`) out of play: this
