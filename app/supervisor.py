@@ -34,6 +34,7 @@ class LocalStack:
     worker_concurrency: int = 2
     env: dict[str, str] = field(default_factory=dict)
     processes: list[subprocess.Popen] = field(default_factory=list)
+    owns_redis: bool = False  # we started the embedded Redis, so we stop it too
 
     @property
     def base_url(self) -> str:
@@ -44,6 +45,14 @@ class LocalStack:
         return Path(self.settings.VAR_DIR).resolve() / "log"
 
     def start(self, timeout: float = 90.0) -> None:
+        # `kill` or a CI timeout sends SIGTERM: turn it into SystemExit so callers' `finally: stop()` runs
+        # and no web/worker process is left behind.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+        if not self.settings.REDIS_URL:
+            from app.broker import embedded_redis_running, ensure_embedded_redis
+
+            self.owns_redis = not embedded_redis_running(self.settings.VAR_DIR)
+            ensure_embedded_redis(self.settings.VAR_DIR)
         self.port = self.port or free_port()
         self.log_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **self.env, "VAR_DIR": str(Path(self.settings.VAR_DIR).resolve()), "PYTHONUNBUFFERED": "1"}
@@ -99,3 +108,8 @@ class LocalStack:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
         self.processes.clear()
+        if self.owns_redis:
+            from app.broker import stop_embedded_redis
+
+            stop_embedded_redis(self.settings.VAR_DIR)
+            self.owns_redis = False

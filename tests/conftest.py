@@ -26,6 +26,20 @@ for _name in list(os.environ):
         del os.environ[_name]
 
 
+# Tests never touch the project's own var/ (a developer's demo database and embedded Redis live there).
+_SESSION_VAR = Path(tempfile.mkdtemp(prefix="tv-", dir="/tmp"))
+os.environ["VAR_DIR"] = str(_SESSION_VAR)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_var_dir():  # noqa: ANN202
+    yield
+    from app.broker import stop_embedded_redis
+
+    stop_embedded_redis(_SESSION_VAR)
+    shutil.rmtree(_SESSION_VAR, ignore_errors=True)
+
+
 def make_settings(var_dir: Path, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "VAR_DIR": var_dir,
@@ -41,10 +55,14 @@ def make_settings(var_dir: Path, **overrides: object) -> Settings:
 
 
 @pytest.fixture
-def var_dir(tmp_path: Path) -> Path:
+def var_dir(tmp_path: Path):  # noqa: ANN201
     path = tmp_path / "var"
     path.mkdir()
-    return path
+    yield path
+    # Anything that touched the embedded broker (healthz, enqueue) started a daemonized redis-server here.
+    from app.broker import stop_embedded_redis
+
+    stop_embedded_redis(path)
 
 
 @pytest.fixture

@@ -32,7 +32,12 @@ def test_train_from_zendesk_writes_a_model_without_customer_data(tmp_path, monke
     responses.add(responses.GET, "https://acme.zendesk.com/api/v2/search/export.json",
                   json={"results": results, "meta": {"has_more": False, "after_cursor": None}, "links": {"next": None}})
     out = tmp_path / "model"
-    assert main(["train", "--from-zendesk", "--since", "30d", "--out", str(out)]) == 0
+    try:
+        assert main(["train", "--from-zendesk", "--since", "30d", "--out", str(out)]) == 0
+    finally:
+        from app.broker import stop_embedded_redis
+
+        stop_embedded_redis(tmp_path / "var")  # the Zendesk adapter's shared rate budget started it
     manifest = json.loads((out / "MODEL.json").read_text())
     assert sorted(manifest["intents"]) == sorted(EXAMPLES)
     vocabulary = json.loads((out / "intent_vocabulary.json").read_text())
