@@ -13,10 +13,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from app.models import SandboxComment, SandboxTicket, utcnow
 from app.ports import IntegrationError
 from app.triage.decision import Decision
-from app.triage.ticket import Comment, Ticket
-
-LOOP_GUARD_TAG = "ai_triaged"
-
+from app.triage.ticket import LOOP_GUARD_TAG, Comment, Ticket
 
 class SandboxHelpdesk:
     name = "sandbox"

@@ -18,12 +18,9 @@ from zenpy.lib.endpoint import EndpointFactory
 
 from app.ports import IntegrationError
 from app.triage.decision import Decision
-from app.triage.ticket import Comment, Ticket, is_bot_note
+from app.triage.ticket import LOOP_GUARD_TAG, Comment, Ticket, is_bot_note
 from integrations.http_errors import error_for_exception, error_for_response
 from integrations.rate_budget import BudgetedAdapter, RateBudget
-
-LOOP_GUARD_TAG = "ai_triaged"
-
 
 def _raise_for_status(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
     if response.status_code >= 400:

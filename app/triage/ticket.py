@@ -9,6 +9,8 @@ AuthorRole = Literal["customer", "agent", "bot", "system"]
 # Every internal note this product writes ends with a marker line starting with this prefix; it is how a
 # redelivered task sees its note is already there, and how adapters tell our notes from a human agent's.
 BOT_MARKER_PREFIX = "[ai-triage "
+# Every ticket this product wrote to carries this tag: triggers exclude it, and the intake skips our echoes.
+LOOP_GUARD_TAG = "ai_triaged"
 
 
 def bot_marker(delivery_id: int | str) -> str:

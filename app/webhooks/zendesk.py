@@ -6,18 +6,19 @@ so a body that fails to parse is searched for `"ticket_id"` before it is refused
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
 
 from flask import Blueprint, current_app, request
 
+from app.triage.ticket import LOOP_GUARD_TAG
 from app.webhooks.common import error, intake_response, read_body, verify_or_reject
 from app.webhooks.intake import IncomingEvent
 
 bp = Blueprint("zendesk_webhooks", __name__)
 
-LOOP_GUARD_TAG = "ai_triaged"
 _TICKET_ID_RE = re.compile(rb'"ticket_id"\s*:\s*"?\s*(\d{1,19})')
 
 
@@ -107,9 +108,8 @@ def zendesk_webhook():
         account_id=request.headers.get("X-Zendesk-Account-Id", ""),
         ticket_id=event.ticket_id,
         event_kind=event.kind,
-        dedupe_key="",
+        dedupe_key=dedupe_key(event, invocation_id, hashlib.sha256(body).hexdigest()),
         invocation_id=invocation_id,
         body=body,
     )
-    incoming = IncomingEvent(**{**incoming.__dict__, "dedupe_key": dedupe_key(event, invocation_id, incoming.body_hash)})
     return intake_response("zendesk", incoming)
