@@ -39,7 +39,18 @@ def configure_logging(settings: Settings) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, settings.LOG_LEVEL)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=settings.LOG_LEVEL, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+
+
+class _CurrentStderr:
+    """Writes to whatever sys.stderr is now. Loggers are cached on first use; binding the stream object
+    of that moment broke them once it was swapped and closed (pytest capture, daemon reloaders)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()

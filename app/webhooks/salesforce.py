@@ -18,7 +18,7 @@ from defusedxml.ElementTree import fromstring
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from app import metrics
-from app.webhooks.common import error, read_body, verify_or_reject
+from app.webhooks.common import error, read_body, timed, verify_or_reject
 from app.webhooks.intake import Accepted, IncomingEvent, accept
 
 bp = Blueprint("salesforce_webhooks", __name__)
@@ -145,6 +145,7 @@ def _is_own_write(last_modified_by: str) -> bool:
 
 
 @bp.post("/webhooks/salesforce")
+@timed(PROVIDER)
 def salesforce_outbound_message() -> Response:
     settings = current_app.config["SETTINGS"]
     token = settings.SALESFORCE_OUTBOUND_TOKEN
@@ -207,6 +208,7 @@ def parse_callout(body: bytes) -> tuple[str, list[dict]]:
 
 
 @bp.post("/webhooks/salesforce/json")
+@timed(PROVIDER)
 def salesforce_callout():  # noqa: ANN201
     settings = current_app.config["SETTINGS"]
     body = read_body(settings.MAX_WEBHOOK_BYTES)

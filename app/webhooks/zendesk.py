@@ -11,10 +11,10 @@ import json
 import re
 from dataclasses import dataclass
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app
 
 from app.triage.ticket import LOOP_GUARD_TAG
-from app.webhooks.common import error, intake_response, read_body, verify_or_reject
+from app.webhooks.common import error, header, intake_response, read_body, timed, verify_or_reject
 from app.webhooks.intake import IncomingEvent
 
 bp = Blueprint("zendesk_webhooks", __name__)
@@ -83,14 +83,15 @@ def dedupe_key(event: ZendeskEvent, invocation_id: str, body_hash: str) -> str:
 
 
 @bp.post("/webhooks/zendesk")
+@timed("zendesk")
 def zendesk_webhook():
     settings = current_app.config["SETTINGS"]
     body = read_body(settings.MAX_WEBHOOK_BYTES)
     rejected = verify_or_reject(
         "zendesk",
         settings.webhook_secret,
-        request.headers.get("X-Zendesk-Webhook-Signature-Timestamp"),
-        request.headers.get("X-Zendesk-Webhook-Signature"),
+        header("HTTP_X_ZENDESK_WEBHOOK_SIGNATURE_TIMESTAMP"),
+        header("HTTP_X_ZENDESK_WEBHOOK_SIGNATURE"),
         body,
     )
     if rejected:
@@ -102,10 +103,10 @@ def zendesk_webhook():
     if (bot_user and event.actor_id == bot_user) or (event.kind == "created" and LOOP_GUARD_TAG in event.tags):
         # Caused by our own write-back: acknowledge so Zendesk does not retry, but do nothing.
         return intake_response("zendesk", None, skipped="loop_guard")
-    invocation_id = request.headers.get("X-Zendesk-Webhook-Invocation-Id", "")
+    invocation_id = header("HTTP_X_ZENDESK_WEBHOOK_INVOCATION_ID") or ""
     incoming = IncomingEvent(
         provider=current_app.config["ZENDESK_PROVIDER"],
-        account_id=request.headers.get("X-Zendesk-Account-Id", ""),
+        account_id=header("HTTP_X_ZENDESK_ACCOUNT_ID") or "",
         ticket_id=event.ticket_id,
         event_kind=event.kind,
         dedupe_key=dedupe_key(event, invocation_id, hashlib.sha256(body).hexdigest()),
