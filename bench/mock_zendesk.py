@@ -42,6 +42,7 @@ class MockZendesk:
         self.puts: list[dict[str, Any]] = []
         self.faults: dict[str, list[Any]] = {}
         self.put_delay = 0.0
+        self.api_latency = 0.0  # seconds every API call takes, like a real helpdesk's ~50-300 ms
         self.put_started = 0
         self.requests = 0
         self.timeout_sleep = 20.0  # how long a "timeout"/"late" fault keeps the client waiting
@@ -189,6 +190,8 @@ class Handler(BaseHTTPRequestHandler):
         url = urlparse(self.path)
         if url.path == "/_mock/puts":
             return self._send(200, desk.puts)
+        if desk.api_latency:
+            time.sleep(desk.api_latency)
         if self._fault("GET"):
             return None
         if m := re.fullmatch(r"/api/v2/tickets/(\d+)\.json", url.path):
@@ -214,8 +217,8 @@ class Handler(BaseHTTPRequestHandler):
         if self._answer_fault(fault):
             return None
         desk.put_started += 1
-        if desk.put_delay:
-            time.sleep(desk.put_delay)
+        if desk.put_delay or desk.api_latency:
+            time.sleep(desk.put_delay + desk.api_latency)
         if m := re.fullmatch(r"/api/v2/tickets/(\d+)\.json", urlparse(self.path).path):
             status, body = desk.put(int(m.group(1)), payload)
             if fault == "late":
