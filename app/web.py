@@ -20,12 +20,9 @@ def create_app(settings: Settings | None = None, *, enqueue=None) -> Flask:  # n
     sessions = session_factory(settings.database_url)
     if enqueue is None:
         from app.broker import redis_client
-        from app.webhooks.intake import mark_received
-        from workers.publish import BackgroundPublisher, RedisEnqueue
+        from workers.publish import RedisEnqueue
 
-        enqueue = BackgroundPublisher(
-            RedisEnqueue(lambda: redis_client(settings)), on_failure=lambda ids: mark_received(sessions, ids)
-        )
+        enqueue = RedisEnqueue(lambda: redis_client(settings))
     app.config.update(
         SETTINGS=settings,
         SESSIONS=sessions,

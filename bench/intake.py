@@ -1,7 +1,7 @@
 """Intake benchmark: the real webhook endpoint vs a bare Flask endpoint, same gunicorn settings, one run.
 
 Each wrk request is a distinct, freshly signed Zendesk webhook (a new ticket id), so every request takes
-the full path: verify HMAC, INSERT and commit the delivery, publish to Redis (batched, off the request). Prints a table and writes
+the full path: verify HMAC, INSERT and commit the delivery, publish to Redis. Prints a table and writes
 bench/results/intake.json.  Usage: python -m bench.intake [--seconds 15] [--connections 32] [--workers 4]
 Needs wrk (apt-get install wrk).
 """

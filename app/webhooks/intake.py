@@ -1,8 +1,7 @@
 """Store a webhook event as a Delivery (deduplicated), commit, then enqueue its id.
 
 The Delivery row is the source of truth: if the enqueue fails, the row is marked `received` and the
-sweeper sends it later, so a broker outage never loses a ticket. In the web process the enqueue hands
-the id to workers.publish.BackgroundPublisher, which pushes to Redis in batches off the request.
+sweeper sends it later, so a broker outage never loses a ticket.
 
 This is the hot path of every webhook. On SQLite (the embedded default) the row goes in through the
 process's plain sqlite3 connection: one autocommitted INSERT ... ON CONFLICT DO NOTHING, ~40 µs where

@@ -27,36 +27,3 @@ def test_message_matches_celery_send_task(var_dir, redis_server) -> None:  # noq
     args_celery = json.loads(base64.b64decode(celery["body"]))
     assert args_ours[0] == [42] and args_celery[0] == [41] and args_ours[1:] == args_celery[1:]
 
-
-def test_background_publisher_sends_every_id_once_in_batches(var_dir, redis_server) -> None:  # noqa: ANN001
-    import threading
-
-    from tests.conftest import wait_for
-    from workers.publish import BackgroundPublisher
-
-    client = redis_server.client()
-    client.delete(QUEUE)
-    failed: list[int] = []
-    publisher = BackgroundPublisher(RedisEnqueue(lambda: client), on_failure=failed.extend)
-    threads = [threading.Thread(target=lambda k=k: [publisher(k * 100 + i) for i in range(50)]) for k in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    wait_for(lambda: client.llen(QUEUE) == 200, timeout=10)
-    ids = sorted(json.loads(base64.b64decode(json.loads(m)["body"]))[0][0] for m in client.lrange(QUEUE, 0, -1))
-    assert ids == sorted(k * 100 + i for k in range(4) for i in range(50)) and failed == []
-
-
-def test_background_publisher_hands_failed_ids_to_the_sweeper_path() -> None:
-    import redis
-
-    from tests.conftest import wait_for
-    from workers.publish import BackgroundPublisher
-
-    failed: list[int] = []
-    dead = RedisEnqueue(lambda: redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2))
-    publisher = BackgroundPublisher(dead, on_failure=failed.extend)
-    for delivery_id in (7, 8, 9):
-        publisher(delivery_id)
-    wait_for(lambda: sorted(failed) == [7, 8, 9], timeout=10)
