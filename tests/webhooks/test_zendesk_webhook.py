@@ -143,4 +143,5 @@ def test_healthz_and_metrics(client) -> None:  # noqa: ANN001
     post(client, {"ticket_id": "1", "event": "created"})
     text = client.get("/metrics").get_data(as_text=True)
     assert 'triage_webhooks_total{provider="zendesk",result="accepted"}' in text
+    assert 'triage_intake_seconds_count{provider="zendesk"}' in text
     assert 'triage_deliveries{provider="sandbox",status="queued"} 1.0' in text
