@@ -174,7 +174,9 @@ def metrics(scored: Scored, policy: Policy, groups: Sequence[str] | None = None)
         "embedding_share": round(scored.used_embeddings, 3),
     }
     result["unsure_share"] = round(float((predicted == UNSURE).mean()), 4)
-    labels = sorted(set(truth))
+    # In-scope intents only: out-of-scope rows have their own figure (oos_recall), and the classifier's best
+    # label can never be `unsure` unless the training data had an `oos` class.
+    labels = sorted(set(truth[in_scope])) or sorted(set(truth))
     f1s = f1_score(truth, top, labels=labels, average=None, zero_division=0)
     result["worst_intents"] = [
         {"intent": labels[i], "f1": round(float(f1s[i]), 3), "support": int((truth == labels[i]).sum())}
