@@ -2,7 +2,7 @@
 
 Each wrk request is a distinct, freshly signed Zendesk webhook (a new ticket id), so every request takes
 the full path: verify HMAC, INSERT and commit the delivery, publish to Redis. Prints a table and writes
-bench/results/intake.json.  Usage: python -m bench.intake [--seconds 15] [--connections 32] [--workers 4]
+bench/results/intake.json.  Usage: python -m bench.intake [--seconds 15] [--connections 32] [--workers 4] [--view-only]
 Needs wrk (apt-get install wrk).
 """
 from __future__ import annotations
@@ -102,6 +102,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--worker-class", default="gthread", choices=["sync", "gthread"], help="gunicorn worker class")
     parser.add_argument("--server-threads", type=int, default=4, help="gunicorn gthread threads per worker")
+    parser.add_argument("--view-only", action="store_true",
+                        help="also serve the webhook view with storage and the Redis push taken out (bench/view_only_app.py)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
@@ -119,11 +121,14 @@ def main() -> int:
     results = {}
     procs = []
     try:
-        for name, target, port in (("bare flask", "bench.bare_app:app", 18081), ("webhook endpoint", "app.web:create_app()", 18082)):
+        servers = [("bare flask", "bench.bare_app:app", 18081), ("webhook endpoint", "app.web:create_app()", 18082)]
+        if args.view_only:
+            servers.append(("view only", "bench.view_only_app:app", 18083))
+        for name, target, port in servers:
             proc = gunicorn(target, port, args, env, tmp / f"{port}.log")
             procs.append(proc)
             wrk(port, script, 2, args.connections, args.threads)  # warm up (imports, connections)
-            if name == "webhook endpoint":  # fresh ids for the measured run: new deliveries, not duplicates
+            if name != "bare flask":  # fresh ids for the measured run: new deliveries, not duplicates
                 lua_script(script, 60_000, first_id=900000)
             results[name] = wrk(port, script, args.seconds, args.connections, args.threads)
             os.killpg(proc.pid, signal.SIGTERM)
@@ -140,6 +145,9 @@ def main() -> int:
     for name, r in results.items():
         print(f"{name:<18} {r['requests_per_second']:>9.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['non_2xx']:>8}")
     print(f"ratio webhook/bare: {ratio:.2f}x  (target >= 0.70x, p99 < 50 ms)")
+    if "view only" in results:
+        ceiling = results["view only"]["requests_per_second"] / results["bare flask"]["requests_per_second"]
+        print(f"ratio view-only/bare: {ceiling:.2f}x  (the same view without storing or enqueueing)")
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "intake.json").write_text(json.dumps({"settings": vars(args), "results": results, "ratio": ratio}, indent=2))
     shutil.rmtree(tmp, ignore_errors=True)
