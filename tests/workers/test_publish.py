@@ -26,4 +26,3 @@ def test_message_matches_celery_send_task(var_dir, redis_server) -> None:  # noq
     args_ours = json.loads(base64.b64decode(ours["body"]))
     args_celery = json.loads(base64.b64decode(celery["body"]))
     assert args_ours[0] == [42] and args_celery[0] == [41] and args_ours[1:] == args_celery[1:]
-
