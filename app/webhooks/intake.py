@@ -76,16 +76,11 @@ def accept(sessions: sessionmaker[Session], event: IncomingEvent, enqueue: Enque
         enqueue(delivery_id)
     except Exception as exc:  # broker down: the row is committed, the sweeper will send it
         log.warning("intake.enqueue_failed", delivery_id=delivery_id, error=str(exc)[:200])
-        mark_received(sessions, [delivery_id])
+        with sessions() as session:  # stored but not enqueued: the sweeper sends `received` rows ~2 s later
+            session.execute(update(Delivery).where(Delivery.id == delivery_id).values(status=DeliveryStatus.RECEIVED))
+            session.commit()
         return Accepted(delivery_id, created=True, queued=False)
     return Accepted(delivery_id, created=True, queued=True)
-
-
-def mark_received(sessions: sessionmaker[Session], delivery_ids: list[int]) -> None:
-    """Stored but not enqueued: the sweeper sends `received` deliveries after a couple of seconds."""
-    with sessions() as session:
-        session.execute(update(Delivery).where(Delivery.id.in_(delivery_ids)).values(status=DeliveryStatus.RECEIVED))
-        session.commit()
 
 
 def _row(event: IncomingEvent, now: datetime) -> dict:
