@@ -45,12 +45,13 @@ def load_models(
     """Load everything from disk (no network). A model dir made by `triage train` holds only an intent
     model; the emotion model and the static embeddings then come from the default directory."""
     directory = Path(model_dir) if model_dir else DEFAULT_MODEL_DIR
-    embedder = shared_embedder()
+    intent = IntentModel.load(directory)
+    embedder = shared_embedder(encoder_name=intent.encoder)
     emotion_dir = directory if (directory / "emotion.json").exists() else DEFAULT_MODEL_DIR
     static_dir = directory if (directory / STATIC_FILE).exists() else DEFAULT_MODEL_DIR
     static = StaticEmbedder.load(static_dir)
     return Models(
-        intent=IntentModel.load(directory),
+        intent=intent,
         emotion=EmotionModel.load(emotion_dir),
         language=LanguageDetector(languages),
         embedder=embedder,

@@ -11,6 +11,7 @@ from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
 
 from app.triage.calibration import expected_calibration_error
+from app.triage.embeddings import DEFAULT_ENCODER
 from app.triage.emotion import EmotionModel
 from app.triage.escalation import Signals, reasons
 from app.triage.intent import EmbedFn, IntentModel, Progress
@@ -26,7 +27,7 @@ class Scored:
     truth: list[str]
     top: list[str]
     predicted: list[str]
-    full_top: list[str]  # the full head (MiniLM on every row), for comparison with the cascade
+    full_top: list[str]  # the full head (embedding on every row), for comparison with the cascade
     confidence: np.ndarray
     emotion: np.ndarray
     texts: list[str]
@@ -45,9 +46,10 @@ def score(
     policy: Policy,
     emotion: EmotionModel | None,
     progress: Progress | None = None,
+    encoder: str = DEFAULT_ENCODER,
 ) -> Scored:
     started = time.perf_counter()
-    model = IntentModel.train(train_texts, train_labels, train_embed, progress=progress)
+    model = IntentModel.train(train_texts, train_labels, train_embed, progress=progress, encoder=encoder)
     train_seconds = time.perf_counter() - started
     return score_model(model, test_texts, test_labels, predict_embed, policy, emotion, train_seconds)
 
@@ -95,6 +97,7 @@ def cross_validate(
     policy: Policy,
     emotion: EmotionModel | None,
     on_fold: Callable[[int], None] | None = None,
+    encoder: str = DEFAULT_ENCODER,
 ) -> Scored:
     """K-fold: every row is predicted once by a model that did not see it; results merged in row order."""
     y = np.array(labels)
@@ -116,6 +119,7 @@ def cross_validate(
             predict_embed,
             policy,
             emotion,
+            encoder=encoder,
         )
         for j, i in enumerate(te):
             top[i] = part.top[j]

@@ -1,7 +1,7 @@
-"""Intent classifier: TF-IDF + MiniLM features, LinearSVC, temperature-calibrated, with a fast cascade.
+"""Intent classifier: TF-IDF + sentence-embedding features, LinearSVC, temperature-calibrated, with a cascade.
 
 Two heads share the TF-IDF features. The fast head (TF-IDF only, ~10k texts/s) answers when it is
-confident; only the rest pay for a MiniLM embedding and the full head. The cascade threshold is picked
+confident; only the rest pay for an embedding (MiniLM or MPNet, named in the manifest) and the full head. The cascade threshold is picked
 on held-out predictions so the cascade loses (almost) no accuracy against the full head.
 """
 
@@ -19,6 +19,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
 
 from app.triage.calibration import fit_temperature, softmax
+from app.triage.embeddings import DEFAULT_ENCODER
 from app.triage.features import TfidfFeatures, read_manifest
 
 EmbedFn = Callable[[Sequence[str]], np.ndarray]
@@ -59,6 +60,7 @@ class IntentModel:
     embedding_weight: float = 2.0
     cascade_threshold: float = 1.01
     meta: dict = field(default_factory=dict)
+    encoder: str = DEFAULT_ENCODER  # the sentence encoder the full head was trained on; the worker loads it
 
     # ---------------------------------------------------------------- prediction
     def predict(self, texts: Sequence[str], embed: EmbedFn | None, cascade: bool = True) -> IntentPrediction:
@@ -95,7 +97,9 @@ class IntentModel:
         calibration_folds: int = 3,
         max_cascade_loss: float = 0.001,
         progress: Progress | None = None,
+        encoder: str = DEFAULT_ENCODER,
     ) -> IntentModel:
+        """`embed` must be the encoder named by `encoder`: the name is saved so prediction uses the same."""
         step = progress or (lambda _msg, _frac: None)
         started = time.perf_counter()
         classes = sorted(set(labels))
@@ -103,7 +107,7 @@ class IntentModel:
         step("tf-idf features", 0.02)
         features = TfidfFeatures(min_df=min_df).fit(texts)
         x_text = features.transform(texts)
-        step("MiniLM embeddings", 0.08)
+        step(f"{encoder} embeddings", 0.08)
         vectors = embed(texts)
         x_full = _stack(x_text, vectors, embedding_weight)
 
@@ -147,7 +151,7 @@ class IntentModel:
             "features": features.size,
             **cv,
         }
-        return cls(classes, features, fast, full, embedding_weight, threshold, meta)
+        return cls(classes, features, fast, full, embedding_weight, threshold, meta, encoder)
 
     # ---------------------------------------------------------------- persistence
     def save(self, directory: str | Path) -> None:
@@ -166,6 +170,7 @@ class IntentModel:
         manifest = {
             **self.meta,
             "format": FORMAT,
+            "encoder": self.encoder,
             "classes": self.classes,
             "embedding_weight": self.embedding_weight,
             "cascade_threshold": self.cascade_threshold,
@@ -190,6 +195,7 @@ class IntentModel:
             float(manifest["embedding_weight"]),
             float(manifest["cascade_threshold"]),
             manifest,
+            manifest.get("encoder", DEFAULT_ENCODER),
         )
 
 
