@@ -75,13 +75,18 @@ def _progress() -> Progress:
     )
 
 
-def _embedders(encoder: str) -> tuple:
+def _embedders(encoder: str, settings: object = None) -> tuple:
     """Training may use every core; prediction is timed on one core, as one worker process runs it."""
     from app.triage.embeddings import Embedder
+    from app.triage.mpnet import EncoderUnavailable
 
-    predict = Embedder(threads=1, cache_size=0, encoder_name=encoder)
+    built = getattr(settings, "TRIAGE_MODEL_CACHE", "") or None  # where a locally built encoder is kept
+    try:
+        predict = Embedder(threads=1, cache_size=0, encoder_name=encoder, model_cache=built)
+    except EncoderUnavailable as exc:
+        raise SystemExit(f"error: {exc}; or pass --encoder minilm") from None
     # No cache: k-fold would otherwise embed each text once and report the later folds as free.
-    train = Embedder(threads=max(1, os.cpu_count() or 1), cache_size=0, encoder_name=encoder)
+    train = Embedder(threads=max(1, os.cpu_count() or 1), cache_size=0, encoder_name=encoder, model_cache=built)
     return train, predict
 
 
@@ -96,7 +101,7 @@ def cmd_train(args: argparse.Namespace, settings: object = None) -> int:
         return 2
     source_name = f"Zendesk (solved, last {args.since})" if args.from_zendesk else args.data
     console.print(f"{len(data.texts)} rows, {len(set(data.labels))} labels from {source_name}")
-    train_embedder, _ = _embedders(args.encoder)
+    train_embedder, _ = _embedders(args.encoder, settings)
     with _progress() as bar:
         task = bar.add_task("training", total=1.0)
 
@@ -178,7 +183,7 @@ def cmd_eval(args: argparse.Namespace, settings: object = None) -> int:
     policy = load_policy(args.policy)
     emotion = EmotionModel.load(DEFAULT_MODEL_DIR)
     trained = IntentModel.load(args.model) if args.model else None
-    train_embedder, predict_embedder = _embedders(trained.encoder if trained else args.encoder)
+    train_embedder, predict_embedder = _embedders(trained.encoder if trained else args.encoder, settings)
     try:
         if trained:
             test = read_labelled(args.test, args.text_col, args.label_col, args.test_where)

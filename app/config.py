@@ -133,6 +133,7 @@ class Settings(BaseSettings):
 
     TRIAGE_POLICY_FILE: str = ""
     TRIAGE_MODEL_DIR: str = ""
+    TRIAGE_MODEL_CACHE: str = ""
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     LOG_FORMAT: Literal["json", "console"] = "json"
 

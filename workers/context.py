@@ -58,7 +58,9 @@ def build_context(settings: Settings | None = None) -> WorkerContext:
         settings=settings,
         sessions=session_factory(settings.database_url),
         helpdesks={},
-        models=triage.load_models(settings.TRIAGE_MODEL_DIR or None),
+        models=triage.load_models(
+            settings.TRIAGE_MODEL_DIR or None, model_cache=settings.TRIAGE_MODEL_CACHE or None
+        ),
         policy=policy,
         # The monthly LLM budget is shared by every worker through the broker's Redis.
         router=build_router(settings, policy, redis=redis_client(settings)),

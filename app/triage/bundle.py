@@ -41,12 +41,14 @@ def load_models(
     model_dir: str | Path | None = None,
     helpcenter_dir: str | Path | None = None,
     languages: tuple[str, ...] = DEFAULT_LANGUAGES,
+    model_cache: str | Path | None = None,
 ) -> Models:
     """Load everything from disk (no network). A model dir made by `triage train` holds only an intent
-    model; the emotion model and the static embeddings then come from the default directory."""
+    model; the emotion model and the static embeddings then come from the default directory. `model_cache` is
+where an encoder built on this machine (MPNet) is kept."""
     directory = Path(model_dir) if model_dir else DEFAULT_MODEL_DIR
     intent = IntentModel.load(directory)
-    embedder = shared_embedder(encoder_name=intent.encoder)
+    embedder = shared_embedder(encoder_name=intent.encoder, model_cache=model_cache)
     emotion_dir = directory if (directory / "emotion.json").exists() else DEFAULT_MODEL_DIR
     static_dir = directory if (directory / STATIC_FILE).exists() else DEFAULT_MODEL_DIR
     static = StaticEmbedder.load(static_dir)

@@ -70,16 +70,25 @@ def test_natcs_banking_cross_validated(policy: Policy) -> None:
 
 
 def test_banking77_train_test(policy: Policy) -> None:
+    # As `triage eval` runs it: MPNet, the default encoder of train and eval (measured 94.87%).
     train = read_labelled(_needs("banking77", "train.csv"))
     test = read_labelled(_needs("banking77", "test.csv"))
-    embedder = Embedder(threads=2)
+    embedder = Embedder(threads=2, encoder_name="mpnet")
     result = metrics(
         score(
-            train.texts, train.labels, test.texts, test.labels, embedder.embed, embedder.embed, policy, None
+            train.texts,
+            train.labels,
+            test.texts,
+            test.labels,
+            embedder.embed,
+            embedder.embed,
+            policy,
+            None,
+            encoder="mpnet",
         ),
         policy,
     )
-    assert result["accuracy_full_model"] >= 0.935
-    assert result["accuracy"] >= 0.93
+    assert result["accuracy_full_model"] >= 0.945
+    assert result["accuracy"] >= 0.945
     assert result["ece"] <= 0.05
     assert result["train_seconds"] <= 180
