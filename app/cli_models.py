@@ -53,15 +53,26 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     evaluate.set_defaults(func=cmd_eval)
 
 
+def _encoders(value: str) -> list[str]:
+    from app.triage.embeddings import ENCODERS
+
+    names = [v.strip() for v in value.split("+") if v.strip()]
+    unknown = [n for n in names if n not in ENCODERS]
+    if not names or unknown or len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"{value!r}: give encoders from {', '.join(ENCODERS)} joined by +")
+    return names
+
+
 def _column_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--text-col", help="text column (auto: text, instruction, utterance, message, body)")
     parser.add_argument("--label-col", help="label column (auto: label, intent, category)")
     parser.add_argument(
         "--encoder",
-        choices=["mpnet", "minilm"],
-        default="mpnet",
-        help="sentence encoder of the full head: mpnet (default, most accurate, ~10 ms an embedded ticket) "
-        "or minilm (~1 ms, ~200 MB less per worker); saved with the model",
+        type=_encoders,
+        default="minilm+mpnet",
+        help="sentence encoders of the cascade after the TF-IDF head, cheapest first, joined by +: "
+        "minilm+mpnet (default: MPNet's accuracy, paid only where MiniLM is unsure), mpnet, or minilm "
+        "(~1 ms a ticket, ~200 MB less per worker); saved with the model",
     )
 
 
@@ -75,18 +86,22 @@ def _progress() -> Progress:
     )
 
 
-def _embedders(encoder: str, settings: object = None) -> tuple:
-    """Training may use every core; prediction is timed on one core, as one worker process runs it."""
+def _embedders(encoders: list[str], settings: object = None) -> tuple[dict, dict]:
+    """({encoder: embed} for training, the same for prediction). Training may use every core; prediction is
+    timed on one core, as one worker process runs it."""
     from app.triage.embeddings import Embedder
     from app.triage.mpnet import EncoderUnavailable
 
     built = getattr(settings, "TRIAGE_MODEL_CACHE", "") or None  # where a locally built encoder is kept
-    try:
-        predict = Embedder(threads=1, cache_size=0, encoder_name=encoder, model_cache=built)
-    except EncoderUnavailable as exc:
-        raise SystemExit(f"error: {exc}; or pass --encoder minilm") from None
-    # No cache: k-fold would otherwise embed each text once and report the later folds as free.
-    train = Embedder(threads=max(1, os.cpu_count() or 1), cache_size=0, encoder_name=encoder, model_cache=built)
+    train, predict = {}, {}
+    for name in encoders:
+        try:
+            predict[name] = Embedder(threads=1, cache_size=0, encoder_name=name, model_cache=built).embed
+        except EncoderUnavailable as exc:
+            raise SystemExit(f"error: {exc}; or pass --encoder minilm") from None
+        # No cache: k-fold would otherwise embed each text once and report the later folds as free.
+        cores = max(1, os.cpu_count() or 1)
+        train[name] = Embedder(threads=cores, cache_size=0, encoder_name=name, model_cache=built).embed
     return train, predict
 
 
@@ -101,7 +116,7 @@ def cmd_train(args: argparse.Namespace, settings: object = None) -> int:
         return 2
     source_name = f"Zendesk (solved, last {args.since})" if args.from_zendesk else args.data
     console.print(f"{len(data.texts)} rows, {len(set(data.labels))} labels from {source_name}")
-    train_embedder, _ = _embedders(args.encoder, settings)
+    train_embed, _ = _embedders(args.encoder, settings)
     with _progress() as bar:
         task = bar.add_task("training", total=1.0)
 
@@ -109,7 +124,7 @@ def cmd_train(args: argparse.Namespace, settings: object = None) -> int:
             bar.update(task, description=message, completed=fraction)
 
         model = IntentModel.train(
-            data.texts, data.labels, train_embedder.embed, c=args.c, progress=step, encoder=args.encoder
+            data.texts, data.labels, train_embed, c=args.c, progress=step, encoders=args.encoder
         )
     out = Path(args.out)
     digest = hashlib.sha256(
@@ -183,12 +198,12 @@ def cmd_eval(args: argparse.Namespace, settings: object = None) -> int:
     policy = load_policy(args.policy)
     emotion = EmotionModel.load(DEFAULT_MODEL_DIR)
     trained = IntentModel.load(args.model) if args.model else None
-    train_embedder, predict_embedder = _embedders(trained.encoder if trained else args.encoder, settings)
+    train_embed, predict_embed = _embedders(trained.encoders if trained else args.encoder, settings)
     try:
         if trained:
             test = read_labelled(args.test, args.text_col, args.label_col, args.test_where)
             groups = [r.get(args.by, "") for r in test.rows] if args.by else None
-            scored = score_model(trained, test.texts, test.labels, predict_embedder.embed, policy, emotion)
+            scored = score_model(trained, test.texts, test.labels, predict_embed, policy, emotion)
         elif args.data:
             data = read_labelled(args.data, args.text_col, args.label_col, args.test_where)
             groups = [r.get(args.by, "") for r in data.rows] if args.by else None
@@ -198,12 +213,12 @@ def cmd_eval(args: argparse.Namespace, settings: object = None) -> int:
                     data.texts,
                     data.labels,
                     args.folds,
-                    train_embedder.embed,
-                    predict_embedder.embed,
+                    train_embed,
+                    predict_embed,
                     policy,
                     emotion,
                     on_fold=lambda k: bar.update(task, completed=k),
-                    encoder=args.encoder,
+                    encoders=args.encoder,
                 )
         else:
             train = read_labelled(args.train, args.text_col, args.label_col, args.train_where)
@@ -216,12 +231,12 @@ def cmd_eval(args: argparse.Namespace, settings: object = None) -> int:
                     train.labels,
                     test.texts,
                     test.labels,
-                    train_embedder.embed,
-                    predict_embedder.embed,
+                    train_embed,
+                    predict_embed,
                     policy,
                     emotion,
                     progress=lambda msg, frac: bar.update(task, description=msg, completed=frac),
-                    encoder=args.encoder,
+                    encoders=args.encoder,
                 )
     except (OSError, DatasetError) as exc:
         console.print(f"[red]error:[/] {exc}")

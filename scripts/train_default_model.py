@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"intent: {len(texts)} rows, {len(set(labels))} intents")
     # MiniLM, not MPNet: the default model runs on every ticket of the live worker, where ~1 ms an embedding
     # (vs ~10) and ~200 MB less per process matter more than the half point MPNet adds on 77-way Banking77.
-    intent = IntentModel.train(texts, labels, embedder.embed, c=0.5, embedding_weight=2.0, min_df=2, encoder="minilm")
+    intent = IntentModel.train(texts, labels, embedder.embed, c=0.5, embedding_weight=2.0, min_df=2, encoders=["minilm"])
     intent.meta["training_data"] = (
         "Bitext customer support (CDLA-Sharing-1.0) mapped + app/triage/training_data"
     )

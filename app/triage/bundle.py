@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from app.triage.embeddings import Embedder, shared_embedder
 from app.triage.emotion import EmotionModel
@@ -23,11 +27,17 @@ class Models:
     intent: IntentModel
     emotion: EmotionModel
     language: LanguageDetector
-    embedder: Embedder
+    embedder: Embedder  # the strongest encoder of the intent model
     static: StaticEmbedder
     knowledge: KnowledgeBase
     version: str
     meta: dict = field(default_factory=dict)
+    embedders: dict[str, Embedder] = field(default_factory=dict)  # every encoder of the cascade, by name
+
+    def embed_functions(self, max_tokens: int | None = None) -> dict[str, Callable[[Sequence[str]], np.ndarray]]:
+        """What `IntentModel.predict` takes: one embed function per encoder of the intent cascade."""
+        embedders = self.embedders or {self.intent.encoder: self.embedder}
+        return {name: functools.partial(e.embed, max_tokens=max_tokens) for name, e in embedders.items()}
 
 
 def model_version(model_dir: Path) -> str:
@@ -48,7 +58,7 @@ def load_models(
 where an encoder built on this machine (MPNet) is kept."""
     directory = Path(model_dir) if model_dir else DEFAULT_MODEL_DIR
     intent = IntentModel.load(directory)
-    embedder = shared_embedder(encoder_name=intent.encoder, model_cache=model_cache)
+    embedders = {name: shared_embedder(encoder_name=name, model_cache=model_cache) for name in intent.encoders}
     emotion_dir = directory if (directory / "emotion.json").exists() else DEFAULT_MODEL_DIR
     static_dir = directory if (directory / STATIC_FILE).exists() else DEFAULT_MODEL_DIR
     static = StaticEmbedder.load(static_dir)
@@ -56,9 +66,10 @@ where an encoder built on this machine (MPNet) is kept."""
         intent=intent,
         emotion=EmotionModel.load(emotion_dir),
         language=LanguageDetector(languages),
-        embedder=embedder,
+        embedder=embedders[intent.encoder],
         static=static,
         knowledge=KnowledgeBase.from_folder(helpcenter_dir, static.embed),
         version=model_version(directory),
         meta={"model_dir": str(directory)},
+        embedders=embedders,
     )

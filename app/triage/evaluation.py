@@ -14,7 +14,7 @@ from app.triage.calibration import expected_calibration_error
 from app.triage.embeddings import DEFAULT_ENCODER
 from app.triage.emotion import EmotionModel
 from app.triage.escalation import Signals, reasons
-from app.triage.intent import EmbedFn, IntentModel, Progress
+from app.triage.intent import Embed, IntentModel, Progress
 from app.triage.policy import Policy
 from app.triage.taxonomy import OOS_LABELS, UNSURE
 
@@ -41,15 +41,15 @@ def score(
     train_labels: Sequence[str],
     test_texts: Sequence[str],
     test_labels: Sequence[str],
-    train_embed: EmbedFn,
-    predict_embed: EmbedFn,
+    train_embed: Embed,
+    predict_embed: Embed,
     policy: Policy,
     emotion: EmotionModel | None,
     progress: Progress | None = None,
-    encoder: str = DEFAULT_ENCODER,
+    encoders: Sequence[str] = (DEFAULT_ENCODER,),
 ) -> Scored:
     started = time.perf_counter()
-    model = IntentModel.train(train_texts, train_labels, train_embed, progress=progress, encoder=encoder)
+    model = IntentModel.train(train_texts, train_labels, train_embed, progress=progress, encoders=encoders)
     train_seconds = time.perf_counter() - started
     return score_model(model, test_texts, test_labels, predict_embed, policy, emotion, train_seconds)
 
@@ -58,7 +58,7 @@ def score_model(
     model: IntentModel,
     test_texts: Sequence[str],
     test_labels: Sequence[str],
-    predict_embed: EmbedFn,
+    predict_embed: Embed,
     policy: Policy,
     emotion: EmotionModel | None,
     train_seconds: float = 0.0,
@@ -92,12 +92,12 @@ def cross_validate(
     texts: Sequence[str],
     labels: Sequence[str],
     folds: int,
-    train_embed: EmbedFn,
-    predict_embed: EmbedFn,
+    train_embed: Embed,
+    predict_embed: Embed,
     policy: Policy,
     emotion: EmotionModel | None,
     on_fold: Callable[[int], None] | None = None,
-    encoder: str = DEFAULT_ENCODER,
+    encoders: Sequence[str] = (DEFAULT_ENCODER,),
 ) -> Scored:
     """K-fold: every row is predicted once by a model that did not see it; results merged in row order."""
     y = np.array(labels)
@@ -119,7 +119,7 @@ def cross_validate(
             predict_embed,
             policy,
             emotion,
-            encoder=encoder,
+            encoders=encoders,
         )
         for j, i in enumerate(te):
             top[i] = part.top[j]

@@ -1,20 +1,23 @@
-"""Intent classifier: TF-IDF + sentence-embedding features, LinearSVC, temperature-calibrated, with a cascade.
+"""Intent classifier: TF-IDF + sentence-embedding features, LinearSVC, temperature-calibrated, in a cascade.
 
-Two heads share the TF-IDF features. The fast head (TF-IDF only, ~10k texts/s) answers when it is
-confident; only the rest pay for an embedding (MiniLM or MPNet, named in the manifest) and the full head. The cascade threshold is picked
-on held-out predictions so the cascade loses (almost) no accuracy against the full head.
+Stage 0 is a TF-IDF head (~10k texts/s). Each further stage adds the embedding of one sentence encoder to the
+TF-IDF features, cheapest encoder first (e.g. MiniLM at ~1 ms a text, then MPNet at ~10 ms). A stage answers
+when its calibrated confidence clears its threshold; only the rest go on to the next, dearer one. The
+thresholds are picked on held-out predictions so the cascade loses (almost) no accuracy against the last
+stage, which is what lets a strong encoder cost little on average.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+from joblib import Parallel, delayed
 from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
 
@@ -23,9 +26,12 @@ from app.triage.embeddings import DEFAULT_ENCODER
 from app.triage.features import TfidfFeatures, read_manifest
 
 EmbedFn = Callable[[Sequence[str]], np.ndarray]
+# One embed function per encoder name; a bare function serves a single-encoder model.
+Embed = EmbedFn | Mapping[str, EmbedFn]
 Progress = Callable[[str, float], None]
 
-FORMAT = "triage-intent/1"
+FORMAT = "triage-intent/2"
+READS = ("triage-intent/1", FORMAT)
 
 
 @dataclass
@@ -48,39 +54,68 @@ class IntentPrediction:
     labels: list[str]
     confidence: np.ndarray
     proba: np.ndarray
-    used_embeddings: np.ndarray
+    stage: np.ndarray  # per text: 0 = TF-IDF head answered, k = the head of encoders[k-1] answered
+
+    @property
+    def used_embeddings(self) -> np.ndarray:
+        return self.stage > 0
+
+
+def _embed_for(embed: Embed, name: str) -> EmbedFn:
+    if callable(embed):
+        return embed
+    return embed[name]
 
 
 @dataclass
 class IntentModel:
     classes: list[str]
     features: TfidfFeatures
-    fast: Head
-    full: Head
+    heads: list[Head]  # heads[0]: TF-IDF only; heads[k]: TF-IDF + embedding of encoders[k-1]
+    encoders: list[str]
+    thresholds: list[float]  # thresholds[k]: stage k answers when its confidence is at least this
     embedding_weight: float = 2.0
-    cascade_threshold: float = 1.01
     meta: dict = field(default_factory=dict)
-    encoder: str = DEFAULT_ENCODER  # the sentence encoder the full head was trained on; the worker loads it
+
+    @property
+    def fast(self) -> Head:
+        return self.heads[0]
+
+    @property
+    def full(self) -> Head:
+        return self.heads[-1]
+
+    @property
+    def encoder(self) -> str:
+        """The strongest encoder, used by the last stage."""
+        return self.encoders[-1]
+
+    @property
+    def cascade_threshold(self) -> float:
+        return self.thresholds[0]
 
     # ---------------------------------------------------------------- prediction
-    def predict(self, texts: Sequence[str], embed: EmbedFn | None, cascade: bool = True) -> IntentPrediction:
+    def predict(self, texts: Sequence[str], embed: Embed | None, cascade: bool = True) -> IntentPrediction:
+        """`cascade=False` runs the last stage on every text (the model's full accuracy, for comparison)."""
         x = self.features.transform(texts)
-        proba = self.fast.proba(x)
-        need = np.ones(len(texts), dtype=bool)
-        if cascade:
-            need = proba.max(axis=1) < self.cascade_threshold
-        if embed is not None and need.any():
-            idx = np.flatnonzero(need)
-            vectors = embed([texts[i] for i in idx])
-            proba[idx] = self.full.proba(_stack(x[idx], vectors, self.embedding_weight))
-        else:
-            need[:] = False
+        proba = self.heads[0].proba(x)
+        stage = np.zeros(len(texts), dtype=np.int8)
+        pending = np.arange(len(texts))
+        stages = range(1, len(self.heads)) if cascade else [len(self.heads) - 1]
+        for k in stages:
+            if cascade:
+                pending = pending[proba[pending].max(axis=1) < self.thresholds[k - 1]]
+            if embed is None or not len(pending):
+                break
+            vectors = _embed_for(embed, self.encoders[k - 1])([texts[i] for i in pending])
+            proba[pending] = self.heads[k].proba(_stack(x[pending], vectors, self.embedding_weight))
+            stage[pending] = k
         top = proba.argmax(axis=1)
         return IntentPrediction(
             labels=[self.classes[i] for i in top],
             confidence=proba[np.arange(len(texts)), top],
             proba=proba,
-            used_embeddings=need,
+            stage=stage,
         )
 
     # ---------------------------------------------------------------- training
@@ -89,7 +124,7 @@ class IntentModel:
         cls,
         texts: Sequence[str],
         labels: Sequence[str],
-        embed: EmbedFn,
+        embed: Embed,
         *,
         c: float = 0.5,
         embedding_weight: float = 2.0,
@@ -97,51 +132,56 @@ class IntentModel:
         calibration_folds: int = 3,
         max_cascade_loss: float = 0.001,
         progress: Progress | None = None,
-        encoder: str = DEFAULT_ENCODER,
+        encoders: Sequence[str] = (DEFAULT_ENCODER,),
     ) -> IntentModel:
-        """`embed` must be the encoder named by `encoder`: the name is saved so prediction uses the same."""
+        """`embed` gives each encoder named in `encoders` (cheapest first); the names are saved with the
+        model so the worker embeds with the same ones."""
         step = progress or (lambda _msg, _frac: None)
         started = time.perf_counter()
+        encoders = list(encoders)
+        if callable(embed) and len(encoders) != 1:
+            raise ValueError("a model with several encoders needs one embed function per encoder")
         classes = sorted(set(labels))
         y = np.array([classes.index(label) for label in labels])
         step("tf-idf features", 0.02)
         features = TfidfFeatures(min_df=min_df).fit(texts)
         x_text = features.transform(texts)
-        step(f"{encoder} embeddings", 0.08)
-        vectors = embed(texts)
-        x_full = _stack(x_text, vectors, embedding_weight)
+        blocks = [x_text]
+        for k, name in enumerate(encoders):
+            step(f"{name} embeddings", 0.05 + 0.3 * k / len(encoders))
+            blocks.append(_stack(x_text, _embed_for(embed, name)(texts), embedding_weight))
 
-        # Held-out scores for calibration and for choosing the cascade threshold.
-        fast_scores = np.zeros((len(y), len(classes)), dtype=np.float32)
-        full_scores = np.zeros_like(fast_scores)
+        # Held-out scores for calibration and for choosing the cascade thresholds, and the final heads: all
+        # independent fits, run on every core (liblinear releases the GIL, so threads are enough).
+        held_out = [np.zeros((len(y), len(classes)), dtype=np.float32) for _ in blocks]
         folds = min(calibration_folds, int(np.bincount(y).min())) if len(classes) > 1 else 0
-        if folds >= 2:
-            splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
-            for k, (tr, te) in enumerate(splitter.split(np.zeros(len(y)), y)):
-                step(f"calibration fold {k + 1}/{folds}", 0.4 + 0.4 * k / folds)
-                fast_scores[te] = _fit_head(x_text[tr], y[tr], c, len(classes)).scores(x_text[te])
-                full_scores[te] = _fit_head(x_full[tr], y[tr], c, len(classes)).scores(x_full[te])
-            fast_t = fit_temperature(fast_scores, y)
-            full_t = fit_temperature(full_scores, y)
-            fast_p, full_p = softmax(fast_scores, fast_t), softmax(full_scores, full_t)
-            threshold = _cascade_threshold(fast_p, full_p, y, max_cascade_loss)
-            keep_fast = fast_p.max(axis=1) >= threshold
+        splits = list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=0).split(np.zeros(len(y)), y)) if folds >= 2 else []
+        jobs = [(b, tr, te) for tr, te in splits for b in range(len(blocks))]
+        jobs += [(b, np.arange(len(y)), None) for b in range(len(blocks))]
+        step(f"fitting {len(jobs)} heads", 0.4)
+        fitted = Parallel(n_jobs=-1, prefer="threads")(
+            delayed(_fit_head)(blocks[b][tr], y[tr], c, len(classes)) for b, tr, _te in jobs
+        )
+        heads = []
+        for (b, _tr, te), head in zip(jobs, fitted, strict=True):
+            if te is None:
+                heads.append(head)
+            else:
+                held_out[b][te] = head.scores(blocks[b][te])
+        if splits:
+            temperatures = [fit_temperature(scores, y) for scores in held_out]
+            probas = [softmax(scores, t) for scores, t in zip(held_out, temperatures, strict=True)]
+            thresholds, cascade_correct = _cascade_thresholds(probas, y, max_cascade_loss)
             cv = {
-                "cv_accuracy": round(float((full_p.argmax(axis=1) == y).mean()), 4),
-                "cv_accuracy_cascade": round(
-                    float(np.where(keep_fast, fast_p.argmax(axis=1) == y, full_p.argmax(axis=1) == y).mean()),
-                    4,
-                ),
+                "cv_accuracy": round(float((probas[-1].argmax(axis=1) == y).mean()), 4),
+                "cv_accuracy_cascade": round(float(cascade_correct.mean()), 4),
             }
         else:
-            fast_t = full_t = 5.0
-            threshold = 1.01
+            temperatures = [5.0] * len(blocks)
+            thresholds = [1.01] * len(encoders)
             cv = {}
-        step("final fit", 0.85)
-        fast = _fit_head(x_text, y, c, len(classes))
-        fast.temperature = fast_t
-        full = _fit_head(x_full, y, c, len(classes))
-        full.temperature = full_t
+        for head, t in zip(heads, temperatures, strict=True):
+            head.temperature = t
         step("done", 1.0)
         meta = {
             "format": FORMAT,
@@ -151,7 +191,7 @@ class IntentModel:
             "features": features.size,
             **cv,
         }
-        return cls(classes, features, fast, full, embedding_weight, threshold, meta, encoder)
+        return cls(classes, features, heads, encoders, thresholds, embedding_weight, meta)
 
     # ---------------------------------------------------------------- persistence
     def save(self, directory: str | Path) -> None:
@@ -159,43 +199,45 @@ class IntentModel:
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         idfs = self.features.save_vocabulary(out, "intent")
-        np.savez_compressed(
-            out / "intent_weights.npz",
-            fast_coef=self.fast.coef.astype(np.float16),
-            fast_intercept=self.fast.intercept.astype(np.float32),
-            full_coef=self.full.coef.astype(np.float16),
-            full_intercept=self.full.intercept.astype(np.float32),
-            **idfs,
-        )
+        arrays = {}
+        for k, head in enumerate(self.heads):
+            arrays[f"head{k}_coef"] = head.coef.astype(np.float16)
+            arrays[f"head{k}_intercept"] = head.intercept.astype(np.float32)
+        np.savez_compressed(out / "intent_weights.npz", **arrays, **idfs)
         manifest = {
             **self.meta,
             "format": FORMAT,
-            "encoder": self.encoder,
+            "encoders": self.encoders,
             "classes": self.classes,
             "embedding_weight": self.embedding_weight,
-            "cascade_threshold": self.cascade_threshold,
-            "fast_temperature": self.fast.temperature,
-            "full_temperature": self.full.temperature,
+            "thresholds": self.thresholds,
+            "temperatures": [head.temperature for head in self.heads],
         }
         (out / "intent.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
 
     @classmethod
     def load(cls, directory: str | Path) -> IntentModel:
         src = Path(directory)
-        manifest = read_manifest(src, "intent", FORMAT)
+        manifest = json.loads((src / "intent.json").read_text(encoding="utf-8"))
+        if manifest.get("format") not in READS:
+            read_manifest(src, "intent", FORMAT)  # raises with the directory and the unknown format
         with np.load(src / "intent_weights.npz") as w:
             features = TfidfFeatures.load_vocabulary(src, "intent", w)
-            fast = Head(w["fast_coef"].astype(np.float32), w["fast_intercept"], manifest["fast_temperature"])
-            full = Head(w["full_coef"].astype(np.float32), w["full_intercept"], manifest["full_temperature"])
+            if manifest["format"] == "triage-intent/1":  # two heads: fast (TF-IDF) and full (+ one encoder)
+                heads = [
+                    Head(w["fast_coef"].astype(np.float32), w["fast_intercept"], manifest["fast_temperature"]),
+                    Head(w["full_coef"].astype(np.float32), w["full_intercept"], manifest["full_temperature"]),
+                ]
+                encoders = [manifest.get("encoder", DEFAULT_ENCODER)]
+                thresholds = [float(manifest["cascade_threshold"])]
+            else:
+                heads = [
+                    Head(w[f"head{k}_coef"].astype(np.float32), w[f"head{k}_intercept"], t)
+                    for k, t in enumerate(manifest["temperatures"])
+                ]
+                encoders, thresholds = list(manifest["encoders"]), [float(t) for t in manifest["thresholds"]]
         return cls(
-            manifest["classes"],
-            features,
-            fast,
-            full,
-            float(manifest["embedding_weight"]),
-            float(manifest["cascade_threshold"]),
-            manifest,
-            manifest.get("encoder", DEFAULT_ENCODER),
+            manifest["classes"], features, heads, encoders, thresholds, float(manifest["embedding_weight"]), manifest
         )
 
 
@@ -217,16 +259,29 @@ def _fit_head(x: sp.csr_matrix, y: np.ndarray, c: float, n_classes: int) -> Head
     return Head(full_coef, full_intercept)
 
 
-def _cascade_threshold(fast: np.ndarray, full: np.ndarray, y: np.ndarray, max_loss: float) -> float:
-    """Lowest fast-head confidence above which the fast answer is kept, within `max_loss` accuracy."""
-    full_correct = full.argmax(axis=1) == y
-    fast_correct = fast.argmax(axis=1) == y
-    fast_conf = fast.max(axis=1)
-    target = full_correct.mean() - max_loss
-    # Never below 0.9: on real tickets (out of the training distribution) a fast answer needs a clear margin.
+def _cascade_thresholds(probas: list[np.ndarray], y: np.ndarray, max_loss: float) -> tuple[list[float], np.ndarray]:
+    """One threshold per stage but the last, chosen from the last stage backwards: each stage keeps its
+    answer above the lowest threshold that stays within its share of `max_loss` of what the stages after
+    it achieve. Returns the thresholds and, per row, whether the whole cascade is right."""
+    correct = probas[-1].argmax(axis=1) == y
+    thresholds = [1.01] * (len(probas) - 1)
+    share = max_loss / max(1, len(probas) - 1)
+    for k in reversed(range(len(probas) - 1)):
+        thresholds[k] = _cascade_threshold(probas[k], correct, y, share)
+        keep = probas[k].max(axis=1) >= thresholds[k]
+        correct = np.where(keep, probas[k].argmax(axis=1) == y, correct)
+    return thresholds, correct
+
+
+def _cascade_threshold(early: np.ndarray, later_correct: np.ndarray, y: np.ndarray, max_loss: float) -> float:
+    """Lowest confidence of an early stage above which its answer is kept, within `max_loss` accuracy."""
+    early_correct = early.argmax(axis=1) == y
+    confidence = early.max(axis=1)
+    target = later_correct.mean() - max_loss
+    # Never below 0.9: on real tickets (out of the training distribution) an early answer needs a clear margin.
     for threshold in np.arange(0.9, 1.0, 0.005):
-        keep = fast_conf >= threshold
-        accuracy = np.where(keep, fast_correct, full_correct).mean()
+        keep = confidence >= threshold
+        accuracy = np.where(keep, early_correct, later_correct).mean()
         if accuracy >= target:
             return float(round(threshold, 3))
     return 1.01

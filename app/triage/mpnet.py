@@ -192,7 +192,8 @@ def graph(weights: dict[str, np.ndarray]):  # type: ignore[no-untyped-def]
     def norm(x: str, prefix: str, name: str) -> str:
         return node("LayerNormalization", [x, const(f"{prefix}.weight", weights[f"{prefix}.weight"]), const(f"{prefix}.bias", weights[f"{prefix}.bias"])], name, axis=-1, epsilon=EPS)
 
-    i64 = lambda name, values: const(name, np.array(values, dtype=np.int64))  # noqa: E731
+    def i64(name: str, values: object) -> str:
+        return const(name, np.array(values, dtype=np.int64))
 
     # Embeddings: positions count non-pad tokens from padding_idx + 1, as RoBERTa and MPNet do.
     not_pad = node("Cast", [node("Not", [node("Equal", ["input_ids", i64("pad_id", PAD_ID)], "is_pad")], "not_pad_b")], "not_pad", to=TensorProto.INT64)

@@ -7,10 +7,8 @@ the note can carry the customer's personal data; the draft alone gets the origin
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TypeVar
-
-import numpy as np
 
 from app.triage import draft as drafting
 from app.triage import escalation, handoff, note, routing
@@ -86,8 +84,7 @@ def run(ticket: Ticket, models: Models, policy: Policy) -> Decision:
 
     intent_text = _intent_text(subject, customer)
 
-    def embed_ticket(texts: Sequence[str]) -> np.ndarray:
-        return models.embedder.embed(texts, max_tokens=TICKET_TOKENS)
+    embed_ticket = models.embed_functions(max_tokens=TICKET_TOKENS)
 
     # A ticket humans own keeps its routing from the fast head: no draft will be written, so the
     # transformer's extra accuracy buys nothing there.
@@ -95,7 +92,7 @@ def run(ticket: Ticket, models: Models, policy: Policy) -> Decision:
     prediction = clock.time(
         "intent",
         lambda: models.intent.predict([intent_text], None if sticky else embed_ticket),
-        lambda p: f"{p.labels[0]} {p.confidence[0]:.2f}" + (" (full)" if p.used_embeddings[0] else " (fast)"),
+        lambda p: f"{p.labels[0]} {p.confidence[0]:.2f} (stage {p.stage[0]})",
     )
     confidence = float(prediction.confidence[0])
     intent = prediction.labels[0]

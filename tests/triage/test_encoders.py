@@ -69,7 +69,7 @@ def test_a_model_trained_with_mpnet_is_served_with_mpnet(embedder: Embedder, mpn
         "refund my money please", "I want my money back", "please return the charge", "give me a refund now",
     ] * 3
     labels = (["order_status"] * 4 + ["refund"] * 4) * 3
-    model = IntentModel.train(texts, labels, embedder.embed, calibration_folds=2, encoder="mpnet")
+    model = IntentModel.train(texts, labels, embedder.embed, calibration_folds=2, encoders=["mpnet"])
     model.save(tmp_path / "model")
     assert IntentModel.load(tmp_path / "model").encoder == "mpnet"
 
