@@ -263,9 +263,12 @@ def _print(result: dict) -> None:
         "train_seconds",
         "predict_per_second",
         "embedding_share",
+        "stage_share",
         "unsure_share",
     ):
         value = result.get(key)
+        if isinstance(value, dict):
+            value = ", ".join(f"{name} {share:.3f}" for name, share in value.items())
         table.add_row(
             key, "-" if value is None else (f"{value:.4f}" if isinstance(value, float) else str(value))
         )

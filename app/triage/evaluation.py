@@ -33,7 +33,7 @@ class Scored:
     texts: list[str]
     train_seconds: float
     predict_seconds: float
-    used_embeddings: float
+    stage_share: dict[str, float]  # share of rows answered by each cascade stage: tfidf, then each encoder
 
 
 def score(
@@ -84,8 +84,14 @@ def score_model(
         list(test_texts),
         train_seconds,
         predict_seconds,
-        float(prediction.used_embeddings.mean()),
+        _stage_share(model, prediction.stage),
     )
+
+
+def _stage_share(model: IntentModel, stage: np.ndarray) -> dict[str, float]:
+    names = ["tfidf", *model.encoders]
+    counts = np.bincount(stage, minlength=len(names))
+    return {name: float(counts[k]) / max(1, len(stage)) for k, name in enumerate(names)}
 
 
 def cross_validate(
@@ -106,7 +112,8 @@ def cross_validate(
     predicted = [""] * len(y)
     confidence = np.zeros(len(y))
     emotions = np.zeros(len(y))
-    train_seconds = predict_seconds = used = 0.0
+    train_seconds = predict_seconds = 0.0
+    shares: dict[str, float] = {}
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
     # Labels rarer than the fold count cannot be stratified; sklearn warns and still splits.
     for k, (tr, te) in enumerate(splitter.split(np.zeros(len(y)), y)):
@@ -129,7 +136,8 @@ def cross_validate(
             emotions[i] = part.emotion[j]
         train_seconds += part.train_seconds / folds
         predict_seconds += part.predict_seconds
-        used += part.used_embeddings * len(te) / len(y)
+        for name, share in part.stage_share.items():
+            shares[name] = shares.get(name, 0.0) + share * len(te) / len(y)
         if on_fold:
             on_fold(k + 1)
     return Scored(
@@ -142,7 +150,7 @@ def cross_validate(
         list(texts),
         train_seconds,
         predict_seconds,
-        used,
+        shares,
     )
 
 
@@ -175,7 +183,8 @@ def metrics(scored: Scored, policy: Policy, groups: Sequence[str] | None = None)
         "escalation_rate": escalation_rate(scored, policy),
         "train_seconds": round(scored.train_seconds, 2),
         "predict_per_second": round(len(truth) / max(scored.predict_seconds, 1e-9), 1),
-        "embedding_share": round(scored.used_embeddings, 3),
+        "embedding_share": round(1.0 - scored.stage_share.get("tfidf", 0.0), 3),
+        "stage_share": {name: round(share, 3) for name, share in scored.stage_share.items()},
     }
     result["unsure_share"] = round(float((predicted == UNSURE).mean()), 4)
     # In-scope intents only: out-of-scope rows have their own figure (oos_recall), and the classifier's best

@@ -277,7 +277,8 @@ def _cascade_threshold(early: np.ndarray, later_correct: np.ndarray, y: np.ndarr
     """Lowest confidence of an early stage above which its answer is kept, within `max_loss` accuracy."""
     early_correct = early.argmax(axis=1) == y
     confidence = early.max(axis=1)
-    target = later_correct.mean() - max_loss
+    # Below one row the difference is not measurable: small training sets would never stop early.
+    target = later_correct.mean() - max(max_loss, 1.0 / len(y))
     # Never below 0.9: on real tickets (out of the training distribution) an early answer needs a clear margin.
     for threshold in np.arange(0.9, 1.0, 0.005):
         keep = confidence >= threshold

@@ -72,3 +72,42 @@ def test_default_model_is_versioned_and_covers_the_taxonomy(models: Models) -> N
 
     assert models.version.startswith("default-")
     assert sorted(models.intent.classes) == sorted(INTENTS)
+
+
+def test_three_stage_cascade_pays_for_the_strong_encoder_only_where_needed(models: Models, tmp_path: Path) -> None:
+    texts, labels = _data()
+    calls: dict[str, int] = {"cheap": 0, "strong": 0}
+
+    def counting(name: str):  # noqa: ANN202
+        def embed(batch: list[str]) -> np.ndarray:
+            calls[name] += len(batch)
+            return models.embedder.embed(batch)
+
+        return embed
+
+    embed = {"cheap": counting("cheap"), "strong": counting("strong")}
+    model = IntentModel.train(texts * 3, labels * 3, embed, calibration_folds=3, encoders=["cheap", "strong"])
+    assert len(model.heads) == 3 and len(model.thresholds) == 2
+    model.save(tmp_path)
+    loaded = IntentModel.load(tmp_path)
+    assert loaded.encoders == ["cheap", "strong"] and loaded.thresholds == model.thresholds
+
+    calls.update(cheap=0, strong=0)
+    queries = ["I'd like a refund", "where's my package", "password reset link", "refund"]
+    cascaded = loaded.predict(queries, embed)
+    # Each stage embeds exactly the texts that reach it, and a text reaches `strong` only through `cheap`.
+    assert calls["cheap"] == int((cascaded.stage >= 1).sum())
+    assert calls["strong"] == int((cascaded.stage == 2).sum())
+    full = loaded.predict(queries, embed, cascade=False)
+    assert set(full.stage.tolist()) == {2}
+    assert full.labels[:3] == ["refund", "tracking", "password"]
+
+
+def test_a_bare_embed_function_serves_only_single_encoder_models(models: Models) -> None:
+    texts, labels = _data()
+    try:
+        IntentModel.train(texts, labels, models.embedder.embed, encoders=["minilm", "mpnet"])
+    except ValueError as exc:
+        assert "one embed function per encoder" in str(exc)
+    else:
+        raise AssertionError("a bare function was accepted for two encoders")
