@@ -74,6 +74,13 @@ def _column_args(parser: argparse.ArgumentParser) -> None:
         "minilm+mpnet (default: MPNet's accuracy, paid only where MiniLM is unsure), mpnet, or minilm "
         "(~1 ms a ticket, ~200 MB less per worker); saved with the model",
     )
+    parser.add_argument(
+        "--multilingual",
+        choices=["use", "none"],
+        default="use",
+        help="encoder of the multilingual head that reads tickets not in English (default: use, the "
+        "Universal Sentence Encoder Multilingual, 16 languages); none: every ticket goes through the cascade",
+    )
 
 
 def _progress() -> Progress:
@@ -116,7 +123,8 @@ def cmd_train(args: argparse.Namespace, settings: object = None) -> int:
         return 2
     source_name = f"Zendesk (solved, last {args.since})" if args.from_zendesk else args.data
     console.print(f"{len(data.texts)} rows, {len(set(data.labels))} labels from {source_name}")
-    train_embed, _ = _embedders(args.encoder, settings)
+    multilingual = "" if args.multilingual == "none" else args.multilingual
+    train_embed, _ = _embedders([*args.encoder, *([multilingual] if multilingual else [])], settings)
     with _progress() as bar:
         task = bar.add_task("training", total=1.0)
 
@@ -124,7 +132,8 @@ def cmd_train(args: argparse.Namespace, settings: object = None) -> int:
             bar.update(task, description=message, completed=fraction)
 
         model = IntentModel.train(
-            data.texts, data.labels, train_embed, c=args.c, progress=step, encoders=args.encoder
+            data.texts, data.labels, train_embed, c=args.c, progress=step, encoders=args.encoder,
+            multilingual_encoder=multilingual,
         )
     out = Path(args.out)
     digest = hashlib.sha256(
@@ -198,7 +207,12 @@ def cmd_eval(args: argparse.Namespace, settings: object = None) -> int:
     policy = load_policy(args.policy)
     emotion = EmotionModel.load(DEFAULT_MODEL_DIR)
     trained = IntentModel.load(args.model) if args.model else None
-    train_embed, predict_embed = _embedders(trained.encoders if trained else args.encoder, settings)
+    multilingual = "" if args.multilingual == "none" else args.multilingual
+    if trained:
+        encoders = [*trained.encoders, *([trained.multilingual_encoder] if trained.multilingual_encoder else [])]
+    else:
+        encoders = [*args.encoder, *([multilingual] if multilingual else [])]
+    train_embed, predict_embed = _embedders(encoders, settings)
     try:
         if trained:
             test = read_labelled(args.test, args.text_col, args.label_col, args.test_where)
@@ -219,6 +233,7 @@ def cmd_eval(args: argparse.Namespace, settings: object = None) -> int:
                     emotion,
                     on_fold=lambda k: bar.update(task, completed=k),
                     encoders=args.encoder,
+                    multilingual_encoder=multilingual,
                 )
         else:
             train = read_labelled(args.train, args.text_col, args.label_col, args.train_where)
@@ -237,6 +252,7 @@ def cmd_eval(args: argparse.Namespace, settings: object = None) -> int:
                     emotion,
                     progress=lambda msg, frac: bar.update(task, description=msg, completed=frac),
                     encoders=args.encoder,
+                    multilingual_encoder=multilingual,
                 )
     except (OSError, DatasetError) as exc:
         console.print(f"[red]error:[/] {exc}")

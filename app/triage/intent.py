@@ -5,6 +5,10 @@ TF-IDF features, cheapest encoder first (e.g. MiniLM at ~1 ms a text, then MPNet
 when its calibrated confidence clears its threshold; only the rest go on to the next, dearer one. The
 thresholds are picked on held-out predictions so the cascade loses (almost) no accuracy against the last
 stage, which is what lets a strong encoder cost little on average.
+
+A model may also carry a multilingual head: a multilingual encoder's embedding alone (no TF-IDF, whose
+n-grams are those of the training language). Tickets detected in another language than English go there
+instead of the cascade, so a model trained on English tickets still reads German or Chinese ones.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ Embed = EmbedFn | Mapping[str, EmbedFn]
 Progress = Callable[[str, float], None]
 
 FORMAT = "triage-intent/2"
+ENGLISH = "en"  # the language of the cascade's TF-IDF and encoders
 READS = ("triage-intent/1", FORMAT)
 
 
@@ -54,7 +59,7 @@ class IntentPrediction:
     labels: list[str]
     confidence: np.ndarray
     proba: np.ndarray
-    stage: np.ndarray  # per text: 0 = TF-IDF head answered, k = the head of encoders[k-1] answered
+    stage: np.ndarray  # per text: 0 = TF-IDF head, k = the head of encoders[k-1], len(encoders)+1 = multilingual
 
     @property
     def used_embeddings(self) -> np.ndarray:
@@ -76,6 +81,12 @@ class IntentModel:
     thresholds: list[float]  # thresholds[k]: stage k answers when its confidence is at least this
     embedding_weight: float = 2.0
     meta: dict = field(default_factory=dict)
+    multilingual: Head | None = None  # over the embedding of `multilingual_encoder` alone
+    multilingual_encoder: str = ""
+
+    @property
+    def stage_names(self) -> list[str]:
+        return ["tfidf", *self.encoders, "multilingual"]
 
     @property
     def fast(self) -> Head:
@@ -95,12 +106,27 @@ class IntentModel:
         return self.thresholds[0]
 
     # ---------------------------------------------------------------- prediction
-    def predict(self, texts: Sequence[str], embed: Embed | None, cascade: bool = True) -> IntentPrediction:
-        """`cascade=False` runs the last stage on every text (the model's full accuracy, for comparison)."""
+    def predict(
+        self,
+        texts: Sequence[str],
+        embed: Embed | None,
+        cascade: bool = True,
+        languages: Sequence[str] | None = None,
+    ) -> IntentPrediction:
+        """`cascade=False` runs the last stage on every text (the model's full accuracy, for comparison).
+        `languages` (ISO codes, one per text) sends the non-English texts to the multilingual head."""
         x = self.features.transform(texts)
         proba = self.heads[0].proba(x)
         stage = np.zeros(len(texts), dtype=np.int8)
         pending = np.arange(len(texts))
+        if self.multilingual is not None and languages is not None and embed is not None:
+            foreign = np.array([lang != ENGLISH for lang in languages], dtype=bool)
+            if foreign.any():
+                idx = np.flatnonzero(foreign)
+                vectors = _embed_for(embed, self.multilingual_encoder)([texts[i] for i in idx])
+                proba[idx] = self.multilingual.proba(vectors)
+                stage[idx] = len(self.heads)
+                pending = np.flatnonzero(~foreign)
         stages = range(1, len(self.heads)) if cascade else [len(self.heads) - 1]
         for k in stages:
             if cascade:
@@ -133,13 +159,14 @@ class IntentModel:
         max_cascade_loss: float = 0.001,
         progress: Progress | None = None,
         encoders: Sequence[str] = (DEFAULT_ENCODER,),
+        multilingual_encoder: str = "",
     ) -> IntentModel:
-        """`embed` gives each encoder named in `encoders` (cheapest first); the names are saved with the
-        model so the worker embeds with the same ones."""
+        """`embed` gives each encoder named in `encoders` (cheapest first), and `multilingual_encoder` when
+        set; the names are saved with the model so the worker embeds with the same ones."""
         step = progress or (lambda _msg, _frac: None)
         started = time.perf_counter()
         encoders = list(encoders)
-        if callable(embed) and len(encoders) != 1:
+        if callable(embed) and len(encoders) + bool(multilingual_encoder) != 1:
             raise ValueError("a model with several encoders needs one embed function per encoder")
         classes = sorted(set(labels))
         y = np.array([classes.index(label) for label in labels])
@@ -150,6 +177,10 @@ class IntentModel:
         for k, name in enumerate(encoders):
             step(f"{name} embeddings", 0.05 + 0.3 * k / len(encoders))
             blocks.append(_stack(x_text, _embed_for(embed, name)(texts), embedding_weight))
+        cascade_blocks = len(blocks)
+        if multilingual_encoder:
+            step(f"{multilingual_encoder} embeddings", 0.35)
+            blocks.append(_embed_for(embed, multilingual_encoder)(texts))
 
         # Held-out scores for calibration and for choosing the cascade thresholds, and the final heads: all
         # independent fits, run on every core (liblinear releases the GIL, so threads are enough).
@@ -171,9 +202,9 @@ class IntentModel:
         if splits:
             temperatures = [fit_temperature(scores, y) for scores in held_out]
             probas = [softmax(scores, t) for scores, t in zip(held_out, temperatures, strict=True)]
-            thresholds, cascade_correct = _cascade_thresholds(probas, y, max_cascade_loss)
+            thresholds, cascade_correct = _cascade_thresholds(probas[:cascade_blocks], y, max_cascade_loss)
             cv = {
-                "cv_accuracy": round(float((probas[-1].argmax(axis=1) == y).mean()), 4),
+                "cv_accuracy": round(float((probas[cascade_blocks - 1].argmax(axis=1) == y).mean()), 4),
                 "cv_accuracy_cascade": round(float(cascade_correct.mean()), 4),
             }
         else:
@@ -182,6 +213,9 @@ class IntentModel:
             cv = {}
         for head, t in zip(heads, temperatures, strict=True):
             head.temperature = t
+        multilingual = heads.pop() if multilingual_encoder else None
+        if multilingual is not None and splits:
+            cv["cv_accuracy_multilingual"] = round(float((probas[-1].argmax(axis=1) == y).mean()), 4)
         step("done", 1.0)
         meta = {
             "format": FORMAT,
@@ -191,7 +225,9 @@ class IntentModel:
             "features": features.size,
             **cv,
         }
-        return cls(classes, features, heads, encoders, thresholds, embedding_weight, meta)
+        return cls(
+            classes, features, heads, encoders, thresholds, embedding_weight, meta, multilingual, multilingual_encoder
+        )
 
     # ---------------------------------------------------------------- persistence
     def save(self, directory: str | Path) -> None:
@@ -203,6 +239,9 @@ class IntentModel:
         for k, head in enumerate(self.heads):
             arrays[f"head{k}_coef"] = head.coef.astype(np.float16)
             arrays[f"head{k}_intercept"] = head.intercept.astype(np.float32)
+        if self.multilingual is not None:
+            arrays["multilingual_coef"] = self.multilingual.coef.astype(np.float16)
+            arrays["multilingual_intercept"] = self.multilingual.intercept.astype(np.float32)
         np.savez_compressed(out / "intent_weights.npz", **arrays, **idfs)
         manifest = {
             **self.meta,
@@ -212,6 +251,8 @@ class IntentModel:
             "embedding_weight": self.embedding_weight,
             "thresholds": self.thresholds,
             "temperatures": [head.temperature for head in self.heads],
+            "multilingual_encoder": self.multilingual_encoder,
+            "multilingual_temperature": self.multilingual.temperature if self.multilingual else None,
         }
         (out / "intent.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
 
@@ -236,8 +277,23 @@ class IntentModel:
                     for k, t in enumerate(manifest["temperatures"])
                 ]
                 encoders, thresholds = list(manifest["encoders"]), [float(t) for t in manifest["thresholds"]]
+            multilingual = None
+            if manifest.get("multilingual_encoder"):
+                multilingual = Head(
+                    w["multilingual_coef"].astype(np.float32),
+                    w["multilingual_intercept"],
+                    manifest["multilingual_temperature"],
+                )
         return cls(
-            manifest["classes"], features, heads, encoders, thresholds, float(manifest["embedding_weight"]), manifest
+            manifest["classes"],
+            features,
+            heads,
+            encoders,
+            thresholds,
+            float(manifest["embedding_weight"]),
+            manifest,
+            multilingual,
+            manifest.get("multilingual_encoder") or "",
         )
 
 

@@ -8,17 +8,21 @@ UNDETERMINED = "und"
 
 
 class LanguageDetector:
-    def __init__(self, languages: Iterable[str], low_accuracy: bool = True) -> None:
+    def __init__(self, languages: Iterable[str] | None, low_accuracy: bool = True) -> None:
         """`low_accuracy` loads trigram models only: 14 MB instead of 190 MB for eight languages (measured);
-        on tickets (a sentence or more) it loses little, and short texts fall back to the requester locale."""
+        on tickets (a sentence or more) it loses little, and short texts fall back to the requester locale.
+        `languages=None` means all 75 of lingua's (77 MB): for telling English from everything else, where
+        a short list calls an Indonesian or Turkish sentence English one time in three (xSID, measured)."""
         from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
 
         wanted = []
-        for code in languages:
+        for code in languages if languages is not None else ():
             try:
                 wanted.append(Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper())))
             except (AttributeError, ValueError):
                 continue
+        if languages is None:
+            wanted = list(Language.all())
         self.codes = tuple(lang.iso_code_639_1.name.lower() for lang in wanted)
         if len(wanted) < 2:
             self._detector = None

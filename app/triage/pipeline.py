@@ -91,8 +91,12 @@ def run(ticket: Ticket, models: Models, policy: Policy) -> Decision:
     sticky = escalation.sticky_reason(ticket)
     prediction = clock.time(
         "intent",
-        lambda: models.intent.predict([intent_text], None if sticky else embed_ticket),
-        lambda p: f"{p.labels[0]} {p.confidence[0]:.2f} (stage {p.stage[0]})",
+        lambda: models.intent.predict(
+            [intent_text],
+            None if sticky else embed_ticket,
+            languages=[models.intent_language.detect(intent_text)[0]] if models.intent_language else None,
+        ),
+        lambda p: f"{p.labels[0]} {p.confidence[0]:.2f} ({models.intent.stage_names[p.stage[0]]})",
     )
     confidence = float(prediction.confidence[0])
     intent = prediction.labels[0]

@@ -82,3 +82,48 @@ def test_a_model_trained_with_mpnet_is_served_with_mpnet(embedder: Embedder, mpn
 def test_models_without_an_encoder_entry_keep_minilm(models) -> None:  # noqa: ANN001
     assert models.intent.encoder == "minilm"
     assert models.embedder.encoder.name == "minilm"
+
+
+def test_use_encoder_puts_translations_together() -> None:
+    use = Embedder(cache_size=0, encoder_name="use")
+    v = use.embed(
+        ["where is my order", "¿Dónde está mi pedido?", "Wo ist meine Bestellung?", "我的订单在哪里", "cancel my subscription"]
+    )
+    assert v.shape == (5, 512)
+    similar = v[1:4] @ v[0]
+    assert similar.min() > 0.6 and (v[4] @ v[0]) < 0.4
+
+
+def test_multilingual_head_reads_tickets_not_in_english(models, policy, tmp_path: Path) -> None:  # noqa: ANN001
+    from app.triage import Comment, Ticket, run
+
+    texts = [
+        "where is my parcel", "my order has not arrived", "tracking shows no update", "when will my package come",
+        "refund my money please", "I want my money back", "please return the charge", "give me a refund now",
+    ] * 3
+    labels = (["order_status"] * 4 + ["refund_request"] * 4) * 3
+    use = Embedder(cache_size=0, encoder_name="use")
+    embed = {"minilm": models.embedder.embed, "use": use.embed}
+    model = IntentModel.train(
+        texts, labels, embed, calibration_folds=3, encoders=["minilm"], multilingual_encoder="use"
+    )
+    model.save(tmp_path / "model")
+    loaded = IntentModel.load(tmp_path / "model")
+    assert loaded.multilingual_encoder == "use" and loaded.multilingual is not None
+
+    queries = ["Ich möchte mein Geld zurück", "Wo ist mein Paket?", "where is my parcel"]
+    prediction = loaded.predict(queries, embed, languages=["de", "de", "en"])
+    assert prediction.labels == ["refund_request", "order_status", "order_status"]
+    assert prediction.stage.tolist()[:2] == [len(loaded.heads)] * 2 and prediction.stage[2] < len(loaded.heads)
+
+    # The worker: load_models adds the all-language check, and the pipeline routes by it.
+    served = load_models(tmp_path / "model")
+    assert served.intent_language is not None and set(served.embedders) == {"minilm", "use"}
+    ticket = Ticket(
+        provider="sandbox", id="7", subject="Rückerstattung", requester_name="Anna",
+        comments=(Comment("1", "customer", "Ich möchte bitte mein Geld für die Bestellung zurück."),),
+    )
+    decision = run(ticket, served, policy)
+    intent_stage = next(s for s in decision.trace if s.name == "intent")
+    assert decision.intent == "refund_request"
+    assert intent_stage.detail.endswith("(multilingual)")
