@@ -108,7 +108,7 @@ def _languages(texts: Sequence[str]) -> list[str]:
     from app.triage.language import LanguageDetector
 
     detector = LanguageDetector(None)  # as the worker decides it: English or not, among all languages
-    return [detector.detect(text)[0] for text in texts]
+    return [detector.english_or_other(text) for text in texts]
 
 
 def cross_validate(

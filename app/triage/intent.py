@@ -14,6 +14,7 @@ instead of the cascade, so a model trained on English tickets still reads German
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ Progress = Callable[[str, float], None]
 
 FORMAT = "triage-intent/2"
 ENGLISH = "en"  # the language of the cascade's TF-IDF and encoders
+_WORDS = re.compile(r"(?u)\b\w\w+\b")
 READS = ("triage-intent/1", FORMAT)
 
 
@@ -88,6 +90,13 @@ class IntentModel:
     def stage_names(self) -> list[str]:
         return ["tfidf", *self.encoders, "multilingual"]
 
+    def known_word_share(self, text: str) -> float:
+        """Share of the text's words the TF-IDF vocabulary knows: a text mostly in the training vocabulary is
+        one the English cascade can read, whatever a language detector makes of a short query."""
+        words = _WORDS.findall(text.lower())
+        vocabulary = self.features.vectorizers["word"].vocabulary_
+        return sum(w in vocabulary for w in words) / len(words) if words else 0.0
+
     @property
     def fast(self) -> Head:
         return self.heads[0]
@@ -120,7 +129,10 @@ class IntentModel:
         stage = np.zeros(len(texts), dtype=np.int8)
         pending = np.arange(len(texts))
         if self.multilingual is not None and languages is not None and embed is not None:
-            foreign = np.array([lang != ENGLISH for lang in languages], dtype=bool)
+            foreign = np.array(
+                [lang != ENGLISH and self.known_word_share(text) < 0.5 for text, lang in zip(texts, languages, strict=True)],
+                dtype=bool,
+            )
             if foreign.any():
                 idx = np.flatnonzero(foreign)
                 vectors = _embed_for(embed, self.multilingual_encoder)([texts[i] for i in idx])

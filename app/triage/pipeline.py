@@ -94,7 +94,7 @@ def run(ticket: Ticket, models: Models, policy: Policy) -> Decision:
         lambda: models.intent.predict(
             [intent_text],
             None if sticky else embed_ticket,
-            languages=[models.intent_language.detect(intent_text)[0]] if models.intent_language else None,
+            languages=[models.intent_language.english_or_other(intent_text)] if models.intent_language else None,
         ),
         lambda p: f"{p.labels[0]} {p.confidence[0]:.2f} ({models.intent.stage_names[p.stage[0]]})",
     )
