@@ -91,15 +91,15 @@ def _train_and_score(train: Labelled, test: Labelled, policy: Policy, multilingu
 def test_banking77_train_test(policy: Policy) -> None:
     train = read_labelled(_needs("banking77", "train.csv"))
     test = read_labelled(_needs("banking77", "test.csv"))
-    result = _train_and_score(train, test, policy)  # measured: 94.90%, 105 s
+    # Accuracy only: training time and speed are benchmarks (README), not assertions. Measured: 94.90%.
+    result = _train_and_score(train, test, policy)
     assert result["accuracy_full_model"] >= 0.945
     assert result["accuracy"] >= 0.945
     assert result["ece"] <= 0.05
-    assert result["train_seconds"] <= 180
 
 
 def test_xsid_tickets_not_in_english_go_to_the_multilingual_head(policy: Policy) -> None:
-    # Trained on the 300 English rows only; every language's test rows scored (measured: 64.7% overall).
+    # Trained on the 300 English rows only; every language's test rows scored (measured: 64.3% overall).
     path = _needs("xsid_multilingual", "xsid_0.7_valid_test.csv")
     train = read_labelled(path, where="lang=en,split=valid")
     test = read_labelled(path, where="split=test")
