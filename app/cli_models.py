@@ -96,8 +96,7 @@ def _progress() -> Progress:
 def _embedders(encoders: list[str], settings: object = None) -> tuple[dict, dict]:
     """({encoder: embed} for training, the same for prediction). Training may use every core; prediction is
     timed on one core, as one worker process runs it."""
-    from app.triage.embeddings import Embedder
-    from app.triage.mpnet import EncoderUnavailable
+    from app.triage.embeddings import Embedder, EncoderUnavailable
 
     built = getattr(settings, "TRIAGE_MODEL_CACHE", "") or None  # where a locally built encoder is kept
     train, predict = {}, {}

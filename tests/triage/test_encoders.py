@@ -8,8 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.triage import load_models
-from app.triage import mpnet
+from app.triage import load_models, mpnet
 from app.triage.embeddings import Embedder
 from app.triage.intent import IntentModel
 
