@@ -91,6 +91,20 @@ ENCODERS = {
 }
 
 
+def weights_missing(name: str) -> str:
+    """"" when the encoder's weights are installed (MPNet: built or buildable), else what to install."""
+    try:
+        if name == "mpnet":
+            from app.triage.mpnet import part_paths
+
+            part_paths()
+        else:
+            encoder(name).files(None)  # type: ignore[operator]
+    except EncoderUnavailable as exc:
+        return str(exc)
+    return ""
+
+
 def encoder(name: str) -> Encoder:
     try:
         return ENCODERS[name]

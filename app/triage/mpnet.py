@@ -109,7 +109,7 @@ class _JoinedParts(io.RawIOBase):
         super().close()
 
 
-def _part_paths() -> list[Path]:
+def part_paths() -> list[Path]:
     paths = []
     for name in PARTS:
         try:
@@ -127,7 +127,7 @@ def _part_paths() -> list[Path]:
 
 def read_checkpoint() -> tuple[dict[str, np.ndarray], bytes]:
     """(weights by name, tokenizer.json bytes) from the installed parts, after checking both hashes."""
-    joined = _JoinedParts(_part_paths())
+    joined = _JoinedParts(part_paths())
     with zipfile.ZipFile(io.BufferedReader(joined, buffer_size=1 << 20)) as archive:
         names = {Path(n).name: n for n in archive.namelist()}
         raw = archive.read(names["model.safetensors"])

