@@ -56,8 +56,8 @@ def load_models(
     model_cache: str | Path | None = None,
 ) -> Models:
     """Load everything from disk (no network). A model dir made by `triage train` holds only an intent
-    model; the emotion model and the static embeddings then come from the default directory. `model_cache` is
-where an encoder built on this machine (MPNet) is kept."""
+    model; the emotion model and the static embeddings then come from the default directory. The encoders
+    are the ones the intent model names; `model_cache` is where one built on this machine (MPNet) is kept."""
     directory = Path(model_dir) if model_dir else DEFAULT_MODEL_DIR
     intent = IntentModel.load(directory)
     names = [*intent.encoders, *([intent.multilingual_encoder] if intent.multilingual_encoder else [])]
