@@ -11,10 +11,11 @@ every weight MatMul, word embeddings in fp16. Sentence vectors keep cos 0.999 to
 in a padded batch. Plain dynamic int8 (`quantize_dynamic`) was tried first: one per-tensor activation scale
 for a whole padded batch crushed the few huge channels of the GELU outputs (cos 0.72-0.88), and made a
 ticket's vector, hence its intent, depend on its batch neighbours (Banking77 moved by 0.4 point).
-~10 ms a ticket on one core, ~140 MB on disk, ~2.5 GB peak memory while building (once).
+~10 ms a ticket on one core, ~140 MB on disk, ~1.8 GB peak memory while building (once, ~10 s).
 
-The weights are checked against the sha256 of Hugging Face's `model.safetensors` before anything is built,
-and the result is cached (`TRIAGE_MODEL_CACHE`, default ~/.cache/triage) under a lock so that many worker
+The weights and tokenizer are checked against the sha256 recorded below (of the files whose fp32 outputs
+tests/data/mpnet_reference.npz holds, made with sentence-transformers) before anything is built, and the
+result is cached (`TRIAGE_MODEL_CACHE`, default ~/.cache/triage) under a lock so that many worker
 processes starting at once build it once.
 """
 
