@@ -102,11 +102,12 @@ def _chosen_encoders(args: argparse.Namespace) -> tuple[list[str], str]:
     encoders = list(args.encoder or ["minilm", "mpnet"])
     multilingual = "" if args.multilingual == "none" else (args.multilingual or "use")
     if args.encoder is None:
-        for name in [n for n in encoders if weights_missing(n)]:
-            console.print(f"[yellow]warning:[/] {weights_missing(name)}; training without {name}")
-            encoders.remove(name)
-    if args.multilingual is None and multilingual and weights_missing(multilingual):
-        console.print(f"[yellow]warning:[/] {weights_missing(multilingual)}; no multilingual head")
+        for name in list(encoders):
+            if missing := weights_missing(name):
+                console.print(f"[yellow]warning:[/] {missing}; training without {name}")
+                encoders.remove(name)
+    if args.multilingual is None and multilingual and (missing := weights_missing(multilingual)):
+        console.print(f"[yellow]warning:[/] {missing}; no multilingual head")
         multilingual = ""
     return encoders, multilingual
 

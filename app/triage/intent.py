@@ -53,6 +53,7 @@ class Head:
         # Sparse @ dense wants a C-contiguous right side: with `coef.T` scipy copied the whole matrix on
         # every call (~0.05 ms a ticket per head).
         self._coef_t = np.ascontiguousarray(self.coef.T)
+        self.coef = self._coef_t.T  # a view of the same array: one copy of the weights, not two
 
     def scores(self, x: sp.csr_matrix | np.ndarray) -> np.ndarray:
         return np.asarray(x @ self._coef_t, dtype=np.float32) + self.intercept
