@@ -6,9 +6,11 @@ from celery.signals import worker_process_init
 
 from app.broker import broker_url
 from app.config import Settings, get_settings
+from workers import broker_transport
 
 
 def make_celery(settings: Settings) -> Celery:
+    broker_transport.install()
     celery = Celery("triage", broker=broker_url(settings), include=["workers.tasks"])
     celery.conf.update(
         task_serializer="json",
