@@ -12,7 +12,7 @@ from workers import broker_transport
 pytestmark = pytest.mark.integration
 
 
-def _received_message(conn: Connection):  # noqa: ANN202
+def _received_message(conn: Connection):
     with Connection(conn.as_uri(include_password=True)) as producer:
         producer.SimpleQueue("transport-test").put({"delivery_id": 1})
     got = []
@@ -21,7 +21,7 @@ def _received_message(conn: Connection):  # noqa: ANN202
     return got[0]
 
 
-def test_ack_after_reconnect_is_a_logged_connection_error(redis_server, caplog) -> None:  # noqa: ANN001
+def test_ack_after_reconnect_is_a_logged_connection_error(redis_server, caplog) -> None:
     broker_transport.install()
     conn = Connection(redis_server.url)
     assert isinstance(conn.transport, broker_transport.Transport)
@@ -39,7 +39,7 @@ def test_ack_after_reconnect_is_a_logged_connection_error(redis_server, caplog) 
     conn.release()
 
 
-def test_embedded_socket_url_uses_the_repaired_transport(tmp_path) -> None:  # noqa: ANN001
+def test_embedded_socket_url_uses_the_repaired_transport(tmp_path) -> None:
     from app.broker import broker_url, stop_embedded_redis
     from tests.conftest import make_settings
 
