@@ -31,9 +31,8 @@ _SESSION_VAR = Path(tempfile.mkdtemp(prefix="tv-", dir="/tmp"))
 os.environ["VAR_DIR"] = str(_SESSION_VAR)
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _session_var_dir():  # noqa: ANN202
-    yield
+def pytest_unconfigure(config) -> None:  # noqa: ANN001
+    # A hook, not a session fixture: it also runs after `pytest --co`, whose imports start the embedded Redis.
     from app.broker import stop_embedded_redis
 
     stop_embedded_redis(_SESSION_VAR)
