@@ -13,10 +13,14 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from app.triage.datasets import Labelled
 
 console = Console(stderr=True)
 
@@ -181,7 +185,7 @@ def cmd_train(args: argparse.Namespace, settings: object = None) -> int:
     return 0
 
 
-def _from_zendesk(args: argparse.Namespace, settings: object) -> "Labelled":
+def _from_zendesk(args: argparse.Namespace, settings: object) -> Labelled:
     """Solved tickets from the configured Zendesk, redacted before they reach the model's vocabulary."""
     from app.config import get_settings
     from app.triage.datasets import DatasetError, Labelled

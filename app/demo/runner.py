@@ -6,7 +6,6 @@ import sys
 import time
 import uuid
 from importlib import resources
-from pathlib import Path
 
 import requests
 from rich.console import Console
@@ -110,7 +109,7 @@ def replay_samples(settings: Settings, base_url: str, console: Console, *, limit
     return _rows(sessions, sent)
 
 
-def _rows(sessions, sent: list[dict]) -> list[dict]:  # noqa: ANN001
+def _rows(sessions, sent: list[dict]) -> list[dict]:
     rows = []
     with sessions() as session:
         for item in sent:
