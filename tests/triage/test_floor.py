@@ -88,7 +88,7 @@ def _train_and_score(train: Labelled, test: Labelled, policy: Policy, multilingu
     return metrics(scored, policy, [r.get("lang", "") for r in test.rows])
 
 
-# Trains the full cascade on 10,003 queries: ~2 minutes here, over 5 on a slow day of this machine (CI).
+# Trains the full cascade on 10,003 queries: ~2 minutes here, 10 on a slow day of this machine (CI).
 @pytest.mark.timeout(1200)
 def test_banking77_train_test(policy: Policy) -> None:
     train = read_labelled(_needs("banking77", "train.csv"))

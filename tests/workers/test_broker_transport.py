@@ -26,8 +26,8 @@ def test_ack_after_reconnect_is_a_logged_connection_error(redis_server, caplog) 
     conn = Connection(redis_server.url)
     assert isinstance(conn.transport, broker_transport.Transport)
     message = _received_message(conn)
-    # The state Celery's consumer leaves the old channel in after losing Redis (see the CI traceback in the
-    # module docstring): pools dropped, the transport detached from its Connection.
+    # The state the CI traceback showed the old channel in after the consumer lost Redis: pools dropped, the
+    # transport detached from its Connection.
     message.channel._disconnect_pools()
     conn.transport.client = None
 
@@ -39,17 +39,12 @@ def test_ack_after_reconnect_is_a_logged_connection_error(redis_server, caplog) 
     conn.release()
 
 
-def test_embedded_socket_url_uses_the_repaired_transport(tmp_path) -> None:
-    from app.broker import broker_url, stop_embedded_redis
+def test_embedded_socket_url_uses_the_repaired_transport(var_dir) -> None:
+    from app.broker import broker_url
     from tests.conftest import make_settings
 
-    var = tmp_path.parent / f"v{tmp_path.name[-6:]}"  # unix socket paths must stay short
-    var.mkdir(exist_ok=True)
-    try:
-        url = broker_url(make_settings(var))
-        broker_transport.install()
-        with Connection(url) as conn:
-            assert isinstance(conn.transport, broker_transport.Transport)
-            assert conn.default_channel.client.ping()
-    finally:
-        stop_embedded_redis(var)
+    url = broker_url(make_settings(var_dir))  # redis+socket://...; the var_dir fixture stops the server
+    broker_transport.install()
+    with Connection(url) as conn:
+        assert isinstance(conn.transport, broker_transport.Transport)
+        assert conn.default_channel.client.ping()
