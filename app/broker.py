@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from app.config import Settings
 
@@ -27,8 +29,10 @@ def broker_url(settings: Settings) -> str:
 def redis_client(settings: Settings) -> redis.Redis:
     """A plain redis-py client on the same server as the broker (rate budgets, locks)."""
     # Bounded waits: a webhook must be answered even when Redis silently drops packets (the delivery
-    # row is already committed; the sweeper sends it later).
-    timeouts = {"socket_connect_timeout": 2.0, "socket_timeout": 5.0}
+    # row is already committed; the sweeper sends it later). One immediate retry re-connects a pooled
+    # connection that a Redis restart closed; redis-py's default (3 retries backing off ~1, 2, 4 s) held
+    # a webhook ~8 s when the embedded Redis had died, close to the helpdesk's ~10 s timeout.
+    timeouts = {"socket_connect_timeout": 2.0, "socket_timeout": 5.0, "retry": Retry(NoBackoff(), 1)}
     url = settings.REDIS_URL
     if not url:
         return redis.Redis(unix_socket_path=str(ensure_embedded_redis(settings.VAR_DIR)), **timeouts)
@@ -41,7 +45,7 @@ def _alive(socket_path: Path) -> bool:
     if not socket_path.exists():
         return False
     try:
-        return bool(redis.Redis(unix_socket_path=str(socket_path), socket_connect_timeout=0.5).ping())
+        return bool(redis.Redis(unix_socket_path=str(socket_path), socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0)).ping())
     except redis.RedisError:
         return False
 

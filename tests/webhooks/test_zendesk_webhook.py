@@ -145,3 +145,27 @@ def test_healthz_and_metrics(client) -> None:  # noqa: ANN001
     assert 'triage_webhooks_total{provider="zendesk",result="accepted"}' in text
     assert 'triage_intake_seconds_count{provider="zendesk"}' in text
     assert 'triage_deliveries{provider="sandbox",status="queued"} 1.0' in text
+
+
+
+def test_broker_that_died_is_answered_at_once_with_the_real_client(var_dir) -> None:  # noqa: ANN001
+    """redis-py's default retry backs off ~1 + 2 + 4 s: such a webhook outlasts the helpdesk's ~10 s timeout."""
+    import time
+
+    from app.broker import embedded_redis_running, stop_embedded_redis
+    from app.web import create_app
+    from tests.conftest import make_settings
+
+    app = create_app(make_settings(var_dir, REDIS_URL=""))  # the production enqueue: redis-py, embedded Redis
+    client = app.test_client()
+    try:
+        assert post(client, {"ticket_id": "78", "event": "created"}).json["status"] == "queued"
+    finally:
+        stop_embedded_redis(var_dir)
+    while embedded_redis_running(var_dir):  # SIGTERM: the server saves, then exits
+        time.sleep(0.05)
+    started = time.monotonic()
+    response = post(client, {"ticket_id": "79", "event": "created"})
+    assert time.monotonic() - started < 1.0
+    assert response.status_code == 202 and response.json["status"] == "stored"
+    assert [d.status for d in deliveries(app)] == [DeliveryStatus.QUEUED, DeliveryStatus.RECEIVED]
