@@ -1,4 +1,4 @@
-"""A per-account API budget shared in Redis, so N workers together stay under the helpdesk's rate limit.
+"""Per-account API budgets shared in Redis, so N workers together stay under the helpdesk's limits.
 
 Zendesk allows 200-2,500 requests a minute per account depending on the plan, for all API clients
 together; one worker pacing itself is not enough once there are several. Fixed one-minute windows keyed
@@ -57,3 +57,61 @@ class BudgetedAdapter(HTTPAdapter):
                     reason="rate_budget",
                 )
         return super().send(request, **kwargs)
+
+
+# Atomically: if the next start is still ahead, say how far; else take this start and move the next one
+# `delay` seconds on. One key per org, on the wall clock (shared by processes on different hosts).
+_RESERVE = """
+local now = tonumber(ARGV[1])
+local nxt = tonumber(redis.call('GET', KEYS[1]) or '0')
+if now < nxt then return tostring(nxt - now) end
+if tonumber(ARGV[2]) > 0 then redis.call('SET', KEYS[1], tostring(now + tonumber(ARGV[2])), 'EX', 86400) end
+return false
+"""
+# Push the next start to at least now + seconds (never pull it closer).
+_BLOCK = """
+local until_ = tonumber(ARGV[1])
+if until_ > tonumber(redis.call('GET', KEYS[1]) or '0') then redis.call('SET', KEYS[1], tostring(until_), 'EX', 86400) end
+return 1
+"""
+
+
+class SharedPace:
+    """Space tickets out across every worker of one org: a Redis key holds when the next one may start.
+
+    Salesforce's daily API quota is per org, so N workers pacing themselves apart would spend it N times
+    faster; and when the org answers REQUEST_LIMIT_EXCEEDED, one worker's discovery should stop them all.
+    Without Redis (or when it fails) each process keeps its own pace, as a single worker would.
+    """
+
+    def __init__(self, client: redis.Redis | None, key: str) -> None:
+        self.client = client
+        self.key = f"triage:pace:{key}"
+        self._local_next = 0.0
+        self._reserve = client.register_script(_RESERVE) if client is not None else None
+        self._block = client.register_script(_BLOCK) if client is not None else None
+
+    def reserve(self, delay: float, now: float | None = None) -> float | None:
+        """Start a ticket now and hold the next start `delay` s away; or, if it is too early, the wait."""
+        now = time.time() if now is None else now
+        if self._reserve is not None:
+            try:
+                wait = self._reserve(keys=[self.key], args=[repr(now), repr(delay)])
+                return float(wait) if wait is not None else None
+            except redis.RedisError:
+                pass
+        if now < self._local_next:
+            return self._local_next - now
+        if delay > 0:
+            self._local_next = now + delay
+        return None
+
+    def block(self, seconds: float, now: float | None = None) -> None:
+        """No ticket of this org starts for `seconds` (the org is over its limit), in any worker."""
+        until = (time.time() if now is None else now) + seconds
+        self._local_next = max(self._local_next, until)
+        if self._block is not None:
+            try:
+                self._block(keys=[self.key], args=[repr(until)])
+            except redis.RedisError:
+                pass

@@ -8,8 +8,8 @@ adapter re-authenticates once per call, itself.
 """
 from __future__ import annotations
 
+import hashlib
 import re
-import time
 import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
@@ -24,6 +24,7 @@ from app.ports import IntegrationError
 from app.triage.decision import Decision
 from app.triage.ticket import Comment, Ticket, is_bot_note
 from integrations.http_errors import error_for_exception, error_for_response
+from integrations.rate_budget import SharedPace
 
 log = structlog.get_logger("salesforce")
 
@@ -102,6 +103,16 @@ class Credentials:
     @property
     def refreshable(self) -> bool:
         return self.mode != "token"
+
+    @property
+    def org_key(self) -> str:
+        """Names the org for shared pacing when SALESFORCE_ORG_ID is not set: its My Domain or instance,
+        else a digest of the login (a username is not a secret, but Redis keys are no place for it)."""
+        if self.instance_url:
+            return _host(self.instance_url)
+        if self.domain not in ("login", "test"):
+            return self.domain
+        return hashlib.sha256(f"{self.username}|{self.consumer_key}".encode()).hexdigest()[:16]
 
     def login(self, session: requests.Session, version: str) -> tuple[str, str]:
         """Return (access token, instance host[:port]) from Salesforce's token endpoint."""
@@ -190,6 +201,7 @@ class SalesforceHelpdesk:
         limit_retry_seconds: float = 900.0,
         usage_threshold: float = 0.8,
         session: requests.Session | None = None,
+        pace: SharedPace | None = None,
     ) -> None:
         self.credentials = credentials
         self.version = version
@@ -210,15 +222,21 @@ class SalesforceHelpdesk:
         self._queue_ids: dict[str, str] | None = None
         self._feed_in_thread = True
         self.api_usage: tuple[int, int] | None = None
-        self._next_ticket_at = 0.0
+        # When the next ticket may start: shared by every worker of the org through Redis when given one.
+        self.pace = pace or SharedPace(None, f"salesforce:{credentials.org_key}")
         self.warnings: list[str] = []
 
     @classmethod
-    def from_settings(cls, settings: Any, mapping: dict[str, Any] | None = None) -> "SalesforceHelpdesk":
-        """`mapping` is the `[helpdesk.salesforce]` policy table: queues, fields, assignees, priorities, ..."""
+    def from_settings(cls, settings: Any, mapping: dict[str, Any] | None = None, redis: Any = None) -> "SalesforceHelpdesk":
+        """`mapping` is the `[helpdesk.salesforce]` policy table: queues, fields, assignees, priorities, ...
+
+        `redis` (a redis-py client) shares the org's quota pacing and limit pauses across every worker.
+        """
         mapping = mapping or {}
+        credentials = Credentials.from_settings(settings)
+        org = settings.SALESFORCE_ORG_ID or credentials.org_key
         return cls(
-            Credentials.from_settings(settings),
+            credentials,
             version=settings.SALESFORCE_API_VERSION,
             queues=mapping.get("queues"),
             fields=mapping.get("fields"),
@@ -228,6 +246,7 @@ class SalesforceHelpdesk:
             assignment_rules=bool(mapping.get("assignment_rules", False)),
             limit_retry_seconds=settings.SALESFORCE_LIMIT_RETRY_SECONDS,
             usage_threshold=settings.SALESFORCE_API_USAGE_SLOWDOWN,
+            pace=SharedPace(redis, f"salesforce:{org}"),
         )
 
     # -- the one HTTP seam --------------------------------------------------------------------------------
@@ -243,6 +262,7 @@ class SalesforceHelpdesk:
         base = error_for_response(response, "salesforce")
         detail = f"salesforce {code or response.status_code}: {message}" if code else str(base)
         if code == "REQUEST_LIMIT_EXCEEDED":
+            self.pace.block(self.limit_retry_seconds)  # every worker of the org waits, not only this one
             raise IntegrationError(
                 detail, retry_after=self.limit_retry_seconds, reason="request_limit_exceeded", status=response.status_code
             )
@@ -501,18 +521,17 @@ class SalesforceHelpdesk:
 
     # -- limits -------------------------------------------------------------------------------------------
     def _pace(self) -> None:
-        """Above the daily-quota threshold, space tickets out (per process) through Celery's countdown."""
-        if self.api_usage is None:
+        """Space tickets out through Celery's countdown: above the daily-quota threshold, and after the org
+        answered REQUEST_LIMIT_EXCEEDED (to any worker). No HTTP call is made for a ticket that must wait."""
+        delay = quota_delay(*self.api_usage, self.usage_threshold) if self.api_usage else 0.0
+        wait = self.pace.reserve(delay)
+        if wait is None:
             return
-        delay = quota_delay(*self.api_usage, self.usage_threshold)
-        now = time.monotonic()
-        if delay and now < self._next_ticket_at:
-            used, total = self.api_usage
-            raise IntegrationError(
-                f"Salesforce API usage {used}/{total} is above {self.usage_threshold:.0%} of the daily quota; slowing down",
-                retry_after=round(self._next_ticket_at - now, 1), reason="api_quota_slowdown",
-            )
-        self._next_ticket_at = now + delay
+        usage = f"API usage {self.api_usage[0]}/{self.api_usage[1]}" if self.api_usage else "API limit reached"
+        raise IntegrationError(
+            f"Salesforce {usage}: the org's next ticket may start in {wait:.0f} s (pace shared by all workers)",
+            retry_after=round(max(wait, 0.1), 1), reason="api_quota_slowdown",
+        )
 
     def _warn(self, message: str) -> None:
         if message not in self.warnings:

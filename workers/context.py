@@ -32,9 +32,8 @@ def build_helpdesk(provider: str, settings: Settings, sessions: sessionmaker[Ses
     """The one factory that maps a provider name to its adapter (explicit, no registry)."""
     mapping = (getattr(policy, "helpdesk", {}) or {}).get(provider, {})
     if provider == "zendesk":
-        from integrations.zendesk import ZendeskHelpdesk
-
         from app.broker import redis_client
+        from integrations.zendesk import ZendeskHelpdesk
 
         return ZendeskHelpdesk.from_settings(settings, mapping, redis=redis_client(settings))
     if provider == "sandbox":
@@ -42,9 +41,10 @@ def build_helpdesk(provider: str, settings: Settings, sessions: sessionmaker[Ses
 
         return SandboxHelpdesk(sessions)
     if provider == "salesforce":
+        from app.broker import redis_client
         from integrations.salesforce import SalesforceHelpdesk  # type: ignore[import-not-found]
 
-        return SalesforceHelpdesk.from_settings(settings, mapping)
+        return SalesforceHelpdesk.from_settings(settings, mapping, redis=redis_client(settings))
     raise ValueError(f"unknown helpdesk provider {provider!r}")
 
 

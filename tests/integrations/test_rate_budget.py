@@ -5,7 +5,8 @@ import pytest
 import responses
 
 from app.ports import IntegrationError
-from integrations.rate_budget import RateBudget
+from app.broker import redis_client
+from integrations.rate_budget import RateBudget, SharedPace
 from integrations.zendesk import ZendeskHelpdesk
 from tests.conftest import make_settings
 
@@ -36,3 +37,28 @@ def test_zendesk_calls_stop_before_the_limit_and_retry_later(var_dir, redis_serv
         desk.fetch("1")
     assert refused.value.reason == "rate_budget" and not refused.value.permanent and refused.value.retry_after > 0
     assert len(responses.calls) == 2  # the third call never left the process
+
+
+def test_shared_pace_spaces_starts_across_workers_and_blocks_all(redis_server) -> None:  # noqa: ANN001
+    first = SharedPace(redis_server.client(), "salesforce:acme")
+    second = SharedPace(redis_server.client(), "salesforce:acme")  # another worker
+    t = 1_800_000_000.0
+    assert first.reserve(0, t) is None and second.reserve(0, t) is None  # no pace: everyone goes
+    assert first.reserve(30, t) is None  # starts now, holds the next start 30 s away
+    assert second.reserve(30, t + 10) == pytest.approx(20)
+    assert second.reserve(30, t + 31) is None
+    second.block(600, t + 40)
+    assert first.reserve(0, t + 41) == pytest.approx(599)
+    first.block(5, t + 42)  # a shorter block never pulls the pause closer
+    assert second.reserve(0, t + 100) == pytest.approx(540)
+    assert SharedPace(redis_server.client(), "salesforce:other").reserve(0, t + 100) is None  # per org
+
+
+def test_shared_pace_without_redis_paces_this_process(var_dir) -> None:  # noqa: ANN001
+    down = redis_client(make_settings(var_dir, REDIS_URL=f"unix://{var_dir}/no-redis-here.sock"))
+    for pace in (SharedPace(None, "salesforce:acme"), SharedPace(down, "salesforce:acme")):
+        t = 1_800_000_000.0
+        assert pace.reserve(30, t) is None
+        assert pace.reserve(30, t + 5) == pytest.approx(25)
+        pace.block(100, t + 40)
+        assert pace.reserve(0, t + 50) == pytest.approx(90)

@@ -191,6 +191,50 @@ def test_usage_above_threshold_slows_the_worker_down() -> None:
         assert len(org.calls("GET", f"/sobjects/Case/{CASE_ID}")) == 2
 
 
+
+def test_two_workers_share_one_pace_for_the_org(redis_server) -> None:  # noqa: ANN001
+    """Above the quota threshold the spacing holds across workers, not per process (N workers != N x pace)."""
+    from integrations.rate_budget import SharedPace
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        org = MockOrg(mock, usage="api-usage=90000/100000")
+        first = token_helpdesk(pace=SharedPace(redis_server.client(), "salesforce:acme"))
+        second = token_helpdesk(pace=SharedPace(redis_server.client(), "salesforce:acme"))  # another worker
+        first.fetch(CASE_ID)  # learns the usage
+        first.fetch(CASE_ID)  # over the threshold: goes through and sets the org's pace
+        with pytest.raises(IntegrationError) as caught:
+            second.fetch(CASE_ID)  # has not seen the usage header itself, still waits its turn
+        assert caught.value.reason == "api_quota_slowdown" and 0 < caught.value.retry_after <= 3600
+        assert len(org.calls("GET", f"/sobjects/Case/{CASE_ID}")) == 2
+        other_org = token_helpdesk(pace=SharedPace(redis_server.client(), "salesforce:other"))
+        other_org.fetch(CASE_ID)  # the pace is per org
+        assert len(org.calls("GET", f"/sobjects/Case/{CASE_ID}")) == 3
+
+
+def test_request_limit_seen_by_one_worker_pauses_every_worker(redis_server) -> None:  # noqa: ANN001
+    from integrations.rate_budget import SharedPace
+
+    with responses.RequestsMock() as mock:
+        limit = mock.add(responses.GET, f"{API}/sobjects/Case/{CASE_ID}", json=rest("error__request_limit.json"), status=403)
+        first = token_helpdesk(limit_retry_seconds=600, pace=SharedPace(redis_server.client(), "salesforce:acme"))
+        second = token_helpdesk(limit_retry_seconds=600, pace=SharedPace(redis_server.client(), "salesforce:acme"))
+        with pytest.raises(IntegrationError) as hit:
+            first.fetch(CASE_ID)
+        assert hit.value.reason == "request_limit_exceeded"
+        with pytest.raises(IntegrationError) as paused:
+            second.fetch(CASE_ID)  # refused before any HTTP call
+        assert paused.value.reason == "api_quota_slowdown" and 590 < paused.value.retry_after <= 600
+        assert limit.call_count == 1
+
+
+def test_from_settings_keys_the_pace_by_org(var_dir, redis_server) -> None:  # noqa: ANN001
+    base = dict(HELPDESK="salesforce", SALESFORCE_ACCESS_TOKEN="00D!x", SALESFORCE_INSTANCE_URL=INSTANCE)
+    desk = SalesforceHelpdesk.from_settings(load_settings(VAR_DIR=var_dir, **base), redis=redis_server.client())
+    assert desk.pace.key == f"triage:pace:salesforce:{INSTANCE.split('//')[1]}"
+    with_org = load_settings(VAR_DIR=var_dir, SALESFORCE_ORG_ID="00D5e000000AbCdEAF", **base)
+    assert SalesforceHelpdesk.from_settings(with_org).pace.key == "triage:pace:salesforce:00D5e000000AbCdEAF"
+
+
 # -- authentication ------------------------------------------------------------------------------------------
 def test_client_credentials_login_then_expired_session_reauths_once() -> None:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
