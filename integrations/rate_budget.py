@@ -3,7 +3,11 @@
 Zendesk allows 200-2,500 requests a minute per account depending on the plan, for all API clients
 together; one worker pacing itself is not enough once there are several. Fixed one-minute windows keyed
 by account: every HTTP call takes one unit before it is sent; when the window is spent, the call is not
-sent and the ticket is retried through Celery after the window turns (no thread sleeps).
+sent and the ticket is retried through Celery after the window turns (no thread sleeps). A 429 (the
+account's limit is shared with its other API clients) pauses every worker until its `Retry-After`.
+
+Salesforce counts a daily quota per org instead: `SharedPace` spaces tickets out across the workers and
+holds them all after REQUEST_LIMIT_EXCEEDED.
 """
 from __future__ import annotations
 
@@ -14,50 +18,7 @@ import redis
 from requests.adapters import HTTPAdapter
 
 from app.ports import IntegrationError
-
-
-class RateBudget:
-    def __init__(self, client: redis.Redis, account_key: str, per_minute: int) -> None:
-        self.client = client
-        self.account_key = account_key
-        self.per_minute = per_minute
-
-    def take(self, now: float | None = None) -> float | None:
-        """Spend one call. Returns None if allowed, else the seconds until the next window."""
-        now = time.time() if now is None else now
-        window = int(now // 60)
-        key = f"triage:rate:{self.account_key}:{window}"
-        try:
-            pipe = self.client.pipeline()
-            pipe.incr(key)
-            pipe.expire(key, 120)
-            used, _ = pipe.execute()
-        except redis.RedisError:
-            return None  # no shared budget without Redis: the provider's own 429 still protects us
-        if used > self.per_minute:
-            return 60 - (now % 60) + 0.5
-        return None
-
-
-class BudgetedAdapter(HTTPAdapter):
-    """An HTTPAdapter that spends the shared budget before each request and refuses when it is empty."""
-
-    def __init__(self, budget: RateBudget | None, provider: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.budget = budget
-        self.provider = provider
-
-    def send(self, request, **kwargs):  # noqa: ANN001, ANN003, ANN201
-        if self.budget is not None:
-            wait = self.budget.take()
-            if wait is not None:
-                raise IntegrationError(
-                    f"{self.provider}: shared API budget of {self.budget.per_minute}/min spent",
-                    retry_after=wait,
-                    reason="rate_budget",
-                )
-        return super().send(request, **kwargs)
-
+from integrations.http_errors import parse_retry_after
 
 # Atomically: if the next start is still ahead, say how far; else take this start and move the next one
 # `delay` seconds on. One key per org, on the wall clock (shared by processes on different hosts).
@@ -74,6 +35,73 @@ local until_ = tonumber(ARGV[1])
 if until_ > tonumber(redis.call('GET', KEYS[1]) or '0') then redis.call('SET', KEYS[1], tostring(until_), 'EX', 86400) end
 return 1
 """
+
+
+class RateBudget:
+    def __init__(self, client: redis.Redis, account_key: str, per_minute: int) -> None:
+        self.client = client
+        self.account_key = account_key
+        self.per_minute = per_minute
+        self._pause = client.register_script(_BLOCK)
+
+    def take(self, now: float | None = None) -> float | None:
+        """Spend one call. Returns None if allowed, else the seconds until the next window (or pause end)."""
+        now = time.time() if now is None else now
+        window = int(now // 60)
+        key = f"triage:rate:{self.account_key}:{window}"
+        try:
+            pipe = self.client.pipeline()
+            pipe.get(self._pause_key)
+            pipe.incr(key)
+            pipe.expire(key, 120)
+            paused_until, used, _ = pipe.execute()
+        except redis.RedisError:
+            return None  # no shared budget without Redis: the provider's own 429 still protects us
+        if paused_until is not None and float(paused_until) > now:
+            return float(paused_until) - now
+        if used > self.per_minute:
+            return 60 - (now % 60) + 0.5
+        return None
+
+    def pause(self, seconds: float, now: float | None = None) -> None:
+        """The helpdesk answered 429: no worker calls it again before `Retry-After` has passed.
+
+        The limit is the account's, shared with every other API client of it (apps, scripts), so a 429
+        can come while our own budget still has room.
+        """
+        until = (time.time() if now is None else now) + seconds
+        try:
+            self._pause(keys=[self._pause_key], args=[repr(until)])
+        except redis.RedisError:
+            pass
+
+    @property
+    def _pause_key(self) -> str:
+        return f"triage:pause:{self.account_key}"
+
+
+class BudgetedAdapter(HTTPAdapter):
+    """An HTTPAdapter that spends the shared budget before each request and refuses when it is empty."""
+
+    def __init__(self, budget: RateBudget | None, provider: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.budget = budget
+        self.provider = provider
+
+    def send(self, request, **kwargs):  # noqa: ANN001, ANN003, ANN201
+        if self.budget is not None:
+            wait = self.budget.take()
+            if wait is not None:
+                raise IntegrationError(
+                    f"{self.provider}: shared API budget of {self.budget.per_minute}/min spent, or the account "
+                    f"answered 429; next call in {wait:.0f} s",
+                    retry_after=wait,
+                    reason="rate_budget",
+                )
+        response = super().send(request, **kwargs)
+        if self.budget is not None and response.status_code == 429:
+            self.budget.pause(parse_retry_after(response.headers.get("Retry-After"), default=60.0))
+        return response
 
 
 class SharedPace:

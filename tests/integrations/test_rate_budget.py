@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 import responses
 
-from app.ports import IntegrationError
 from app.broker import redis_client
+from app.ports import IntegrationError
 from integrations.rate_budget import RateBudget, SharedPace
 from integrations.zendesk import ZendeskHelpdesk
 from tests.conftest import make_settings
@@ -62,3 +62,20 @@ def test_shared_pace_without_redis_paces_this_process(var_dir) -> None:  # noqa:
         assert pace.reserve(30, t + 5) == pytest.approx(25)
         pace.block(100, t + 40)
         assert pace.reserve(0, t + 50) == pytest.approx(90)
+
+
+@responses.activate
+def test_a_429_seen_by_one_worker_pauses_every_worker(var_dir, redis_server) -> None:  # noqa: ANN001
+    settings = make_settings(var_dir, HELPDESK="zendesk", ZENDESK_SUBDOMAIN="acme", ZENDESK_EMAIL="b@acme.test",
+                             ZENDESK_API_TOKEN="t", ZENDESK_RATE_LIMIT_PER_MINUTE=700)
+    first = ZendeskHelpdesk.from_settings(settings, redis=redis_server.client())
+    second = ZendeskHelpdesk.from_settings(settings, redis=redis_server.client())  # another worker
+    responses.add(responses.GET, "https://acme.zendesk.com/api/v2/tickets/1.json", status=429,
+                  headers={"Retry-After": "45"}, json={"error": "APIRateLimitExceeded"})
+    with pytest.raises(IntegrationError) as limited:
+        first.fetch("1")
+    assert limited.value.reason == "rate_limited" and limited.value.retry_after == 45
+    with pytest.raises(IntegrationError) as paused:
+        second.fetch("1")
+    assert paused.value.reason == "rate_budget" and 40 < paused.value.retry_after <= 45
+    assert len(responses.calls) == 1  # the second worker never called Zendesk
