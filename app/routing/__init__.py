@@ -14,7 +14,7 @@ from app.config import Settings
 from app.routing.cost import Budget, MemorySpendCounter, PriceTable, RedisSpendCounter, SpendCounter
 from app.routing.difficulty import Thresholds
 from app.routing.prompts import load_prompts
-from app.routing.resilience import RetryPolicy
+from app.routing.resilience import Breakers, RedisOpenings, RetryPolicy
 from app.routing.router import Router
 from app.triage.decision import Decision
 from app.triage.policy import Policy
@@ -40,7 +40,7 @@ def build_router(
 ) -> Router | None:
     """The router for this process, or None when no LLM key or OPENAI_BASE_URL is set.
 
-    `redis` (a redis-py client) shares the monthly spend across the fleet; `spend` overrides it (tests);
+    `redis` (a redis-py client) shares the monthly spend and open circuit breakers across the fleet; `spend` overrides it (tests);
     `http_client` (an httpx2.Client) is handed to both SDKs (tests, proxies).
     """
     from integrations.llm import build_model, configured_refs  # composition root: the only app->integrations edge
@@ -61,5 +61,6 @@ def build_router(
         budget=Budget(counter, settings.LLM_MONTHLY_BUDGET_USD),
         thresholds=Thresholds(cheap=settings.LLM_CHEAP_THRESHOLD, strong=settings.LLM_STRONG_THRESHOLD),
         retry=RetryPolicy(max_retries=settings.LLM_MAX_RETRIES, max_wait=settings.LLM_MAX_RETRY_WAIT_SECONDS),
+        breakers=Breakers(shared=RedisOpenings(redis) if redis is not None else None),
         account=account,
     )

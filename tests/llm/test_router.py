@@ -150,6 +150,47 @@ def test_breaker_opens_and_cools_down():
     assert not breaker.allow()
 
 
+
+def test_an_opening_is_shared_by_the_fleet_and_a_good_trial_closes_it(redis_server):
+    from app.routing.resilience import Breakers, RedisOpenings
+
+    now = [1000.0]
+    make = lambda: CircuitBreaker(failures_to_open=2, cooldown=60, clock=lambda: now[0], wall=lambda: now[0])
+    one = Breakers(make=make, shared=RedisOpenings(redis_server.client())).for_model("openai:gpt-4o-mini")
+    other = Breakers(make=make, shared=RedisOpenings(redis_server.client())).for_model("openai:gpt-4o")  # another worker
+    anthropic = Breakers(make=make, shared=RedisOpenings(redis_server.client())).for_model("anthropic:claude-3-5-haiku")
+    assert other.allow()
+    for _ in range(2):
+        one.record_failure(IntegrationError("x", reason="server_error"))
+    assert not other.allow() and other.last_reason == "server_error" and 59 <= other.seconds_left() <= 60
+    assert anthropic.allow()  # per provider
+    now[0] += 61
+    assert other.allow()  # cooled down everywhere: a trial call may go
+    one.record_failure(IntegrationError("x", reason="out_of_credit", permanent=True))
+    assert not other.allow() and other.last_reason == "out_of_credit"
+    assert redis_server.client().exists("triage:llm:breaker:openai")  # expires with the opening (real time)
+    now[0] += 901
+    assert other.allow()  # the trial call
+    other.record_success()  # it worked: closed for the whole fleet at once
+    assert not redis_server.client().exists("triage:llm:breaker:openai")
+
+
+def test_two_workers_one_outage_the_second_makes_no_call(settings, policy, redis_server):
+    recorder = Recorder(lambda request: httpx2.Response(500, json=OPENAI_500))
+    routers = []
+    for _ in range(2):
+        router = build_router(settings.model_copy(update={"LLM_STRONG_THRESHOLD": 0.99, "LLM_MAX_RETRIES": 2}), policy,
+                              http_client=recorder.client(), spend=MemorySpendCounter(), redis=redis_server.client())
+        router.sleep = lambda _s: None
+        routers.append(router)
+    local = make_decision(confidence=0.3)
+    refine(make_ticket("refund??"), local, routers[0])
+    calls = len(recorder.requests)
+    assert calls == 3  # one call and two retries, then this worker's breaker opens, for the fleet
+    decision = refine(make_ticket("refund again"), local, routers[1])
+    assert len(recorder.requests) == calls and decision.intent == local.intent
+
+
 def test_outage_falls_through_the_chain_and_opens_the_breaker(settings, policy):
     # strong (anthropic) out of credit -> cheap (openai) 500s and timeouts -> local, and next time no calls
     def answer(request: httpx2.Request) -> httpx2.Response:
