@@ -43,6 +43,7 @@ class RateBudget:
         self.account_key = account_key
         self.per_minute = per_minute
         self._pause = client.register_script(_BLOCK)
+        self.refusal = ""  # why the last take() said wait, for the error an admin reads
 
     def take(self, now: float | None = None) -> float | None:
         """Spend one call. Returns None if allowed, else the seconds until the next window (or pause end)."""
@@ -58,8 +59,10 @@ class RateBudget:
         except redis.RedisError:
             return None  # no shared budget without Redis: the provider's own 429 still protects us
         if paused_until is not None and float(paused_until) > now:
+            self.refusal = "the account answered 429"
             return float(paused_until) - now
         if used > self.per_minute:
+            self.refusal = f"the shared budget of {self.per_minute}/min is spent"
             return 60 - (now % 60) + 0.5
         return None
 
@@ -93,8 +96,7 @@ class BudgetedAdapter(HTTPAdapter):
             wait = self.budget.take()
             if wait is not None:
                 raise IntegrationError(
-                    f"{self.provider}: shared API budget of {self.budget.per_minute}/min spent, or the account "
-                    f"answered 429; next call in {wait:.0f} s",
+                    f"{self.provider}: {self.budget.refusal}; next call in {wait:.0f} s (shared by all workers)",
                     retry_after=wait,
                     reason="rate_budget",
                 )

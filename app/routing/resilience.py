@@ -129,7 +129,7 @@ class RedisOpenings:
             return None
         if not value:
             return None
-        until, _, reason = value.decode().partition(" ")
+        until, _, reason = (value if isinstance(value, str) else value.decode()).partition(" ")
         return float(until), reason
 
     def open(self, provider: str, until: float, seconds: float, reason: str) -> None:

@@ -36,6 +36,7 @@ def test_zendesk_calls_stop_before_the_limit_and_retry_later(var_dir, redis_serv
     with pytest.raises(IntegrationError) as refused:
         desk.fetch("1")
     assert refused.value.reason == "rate_budget" and not refused.value.permanent and refused.value.retry_after > 0
+    assert "budget of 2/min is spent" in str(refused.value)
     assert len(responses.calls) == 2  # the third call never left the process
 
 
@@ -78,4 +79,5 @@ def test_a_429_seen_by_one_worker_pauses_every_worker(var_dir, redis_server) -> 
     with pytest.raises(IntegrationError) as paused:
         second.fetch("1")
     assert paused.value.reason == "rate_budget" and 40 < paused.value.retry_after <= 45
+    assert "answered 429" in str(paused.value)
     assert len(responses.calls) == 1  # the second worker never called Zendesk
