@@ -115,7 +115,6 @@ class SharedPace:
     """
 
     def __init__(self, client: redis.Redis | None, key: str) -> None:
-        self.client = client
         self.key = f"triage:pace:{key}"
         self._local_next = 0.0
         self._reserve = client.register_script(_RESERVE) if client is not None else None

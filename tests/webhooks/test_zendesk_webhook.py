@@ -147,7 +147,6 @@ def test_healthz_and_metrics(client) -> None:  # noqa: ANN001
     assert 'triage_deliveries{provider="sandbox",status="queued"} 1.0' in text
 
 
-
 def test_broker_that_died_is_answered_at_once_with_the_real_client(var_dir) -> None:  # noqa: ANN001
     """redis-py's default retry backs off ~1 + 2 + 4 s: such a webhook outlasts the helpdesk's ~10 s timeout."""
     import time
