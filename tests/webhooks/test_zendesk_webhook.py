@@ -51,6 +51,15 @@ def test_each_update_of_a_ticket_is_its_own_delivery(client, app, enqueued) -> N
     assert len(enqueued) == 2
 
 
+def test_two_replies_in_one_minute_are_two_deliveries(client, app, enqueued) -> None:  # noqa: ANN001
+    # {{ticket.updated_at_with_timestamp}} has minutes only: the invocation tells two changes apart.
+    payload = {"ticket_id": "8", "event": "updated", "updated_at": "2026-12-02T01:05Z"}
+    assert post(client, payload, invocation="first").status_code == 202
+    assert post(client, payload, invocation="second").status_code == 202
+    assert post(client, payload, invocation="second").status_code == 200  # Zendesk's retry of the second
+    assert len(enqueued) == 2
+
+
 def test_unsigned_bad_and_replayed_requests_get_401(client, app) -> None:  # noqa: ANN001
     body = b'{"ticket_id":"1"}'
     assert client.post(URL, data=body).status_code == 401
@@ -107,6 +116,32 @@ def test_event_subscription_envelope_is_understood(client, app) -> None:  # noqa
                "type": "zen:event-type:ticket.created", "zendesk_event_version": "2022-11-06"}
     assert post(client, payload).status_code == 202
     assert deliveries(app)[0].ticket_id == "4016"
+
+
+def test_event_subscription_events_of_one_update_make_one_delivery(client, app, enqueued) -> None:  # noqa: ANN001
+    def envelope(event_type: str, event: dict, updated_at: str) -> dict:
+        return {"account_id": 18525119, "detail": {"id": "4017", "updated_at": updated_at, "actor_id": "1"},
+                "event": event, "id": event_type, "subject": "zen:ticket:4017", "time": updated_at,
+                "type": f"zen:event-type:ticket.{event_type}", "zendesk_event_version": "2022-11-06"}
+
+    created = envelope("created", {"meta": {"sequence": 1}, "current": {"status": "new"}}, "2026-12-02T01:00:00Z")
+    assert post(client, created, invocation="i1").status_code == 202
+    assert post(client, created, invocation="i2").json["status"] == "duplicate"
+    comment = envelope("comment_added", {"comment": {"id": "9", "body": "still broken"}}, "2026-12-02T01:07:31Z")
+    status = envelope("status_changed", {"current": "open", "previous": "pending"}, "2026-12-02T01:07:31Z")
+    assert post(client, comment, invocation="i3").status_code == 202
+    assert post(client, status, invocation="i4").json["status"] == "duplicate"  # the same update
+    kinds = [d.event_kind for d in deliveries(app)]
+    assert kinds == ["created", "comment_added"] and len(enqueued) == 2
+
+
+def test_a_broken_trigger_body_keeps_the_loop_guard_fields(var_dir, enqueued) -> None:  # noqa: ANN001
+    from app.web import create_app
+    from tests.conftest import make_settings
+
+    client = create_app(make_settings(var_dir, ZENDESK_BOT_USER_ID="900"), enqueue=enqueued).test_client()
+    body = b'{"ticket_id":"12","subject":"My "urgent" order","event":"updated","current_user_id":"900"}'
+    assert post(client, body).json["status"] == "skipped" and enqueued == []
 
 
 def test_broker_outage_loses_nothing(client, app, enqueued, settings) -> None:  # noqa: ANN001
