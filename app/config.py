@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     # Intake and processing
     WEBHOOK_TOLERANCE_SECONDS: int = Field(default=300, ge=1, le=3600)
     MAX_WEBHOOK_BYTES: int = Field(default=256 * 1024, ge=1024)
+    # An Outbound Message carries up to 100 Cases with the fields the admin picked (a Description alone can
+    # be 32 KB); one refused message is re-sent for 24 h and then dropped with every Case in it.
+    SALESFORCE_MAX_MESSAGE_BYTES: int = Field(default=8 * 1024 * 1024, ge=1024)
     DELIVERY_LEASE_SECONDS: int = Field(default=120, ge=1)
     SWEEP_INTERVAL_SECONDS: float = Field(default=15.0, gt=0)
     SWEEP_STUCK_SECONDS: int = Field(default=60, ge=1)
@@ -177,9 +180,37 @@ class Settings(BaseSettings):
                 missing.append("ZENDESK_WEBHOOK_SECRET")
             if missing and not self.ZENDESK_BASE_URL:
                 raise ValueError(f"Zendesk is configured but {', '.join(missing)} is not set")
+        if self.helpdesk_name == "salesforce":
+            problem = self._salesforce_problem()
+            if problem:
+                raise ValueError(problem)
+        if self.ZENDESK_BOT_USER_ID and not self.ZENDESK_BOT_USER_ID.strip().isdigit():
+            # An e-mail here would never match the numeric current_user.id: the loop guard would be off.
+            raise ValueError("ZENDESK_BOT_USER_ID must be the numeric user id of the API user (Admin Center > People)")
         if self.ZENDESK_SUBDOMAIN and not self.ZENDESK_SUBDOMAIN.replace("-", "").isalnum():
             raise ValueError("ZENDESK_SUBDOMAIN must be the bare subdomain, e.g. 'acme' for acme.zendesk.com")
         return self
+
+    def _salesforce_problem(self) -> str:
+        """What HELPDESK=salesforce lacks to log in and to receive Cases ("" when nothing)."""
+        login = (
+            (self.SALESFORCE_CONSUMER_KEY and self.SALESFORCE_USERNAME and (self.SALESFORCE_PRIVATE_KEY or self.SALESFORCE_PRIVATE_KEY_FILE))
+            or (self.SALESFORCE_CONSUMER_KEY and self.SALESFORCE_CONSUMER_SECRET)
+            or (self.SALESFORCE_USERNAME and self.SALESFORCE_PASSWORD)
+            or (self.SALESFORCE_ACCESS_TOKEN and self.SALESFORCE_INSTANCE_URL)
+        )
+        if not login:
+            return (
+                "HELPDESK=salesforce but no login is configured: set SALESFORCE_CONSUMER_KEY + SALESFORCE_USERNAME + "
+                "SALESFORCE_PRIVATE_KEY(_FILE) (JWT bearer), SALESFORCE_CONSUMER_KEY + SALESFORCE_CONSUMER_SECRET "
+                "(client credentials), or SALESFORCE_ACCESS_TOKEN + SALESFORCE_INSTANCE_URL"
+            )
+        if not (self.SALESFORCE_ORG_ID or self.SALESFORCE_WEBHOOK_SECRET):
+            return (
+                "HELPDESK=salesforce but no Case can arrive: set SALESFORCE_ORG_ID (Outbound Messages) "
+                "and/or SALESFORCE_WEBHOOK_SECRET (Flow/Apex JSON callouts)"
+            )
+        return ""
 
     # Derived values -------------------------------------------------------------------------------------
     @property

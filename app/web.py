@@ -48,8 +48,8 @@ def create_app(settings: Settings | None = None, *, enqueue=None) -> Flask:  # n
         app.register_blueprint(salesforce_bp)
 
     @app.errorhandler(BodyTooLarge)
-    def _too_large(_exc):  # noqa: ANN001, ANN202
-        return jsonify(error="too_large", message=f"body over {settings.MAX_WEBHOOK_BYTES} bytes"), 413
+    def _too_large(exc: BodyTooLarge):  # noqa: ANN202
+        return jsonify(error="too_large", message=str(exc)), 413
 
     @app.errorhandler(404)
     def _not_found(_exc):  # noqa: ANN001, ANN202

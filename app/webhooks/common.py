@@ -55,15 +55,17 @@ def header(environ_key: str) -> str | None:
 
 
 class BodyTooLarge(Exception):
-    pass
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"body over {limit} bytes")
+        self.limit = limit
 
 
 def read_body(limit: int) -> bytes:
     if request.content_length is not None and request.content_length > limit:
-        raise BodyTooLarge()
+        raise BodyTooLarge(limit)
     body = request.stream.read(limit + 1)
     if len(body) > limit:
-        raise BodyTooLarge()
+        raise BodyTooLarge(limit)
     return body
 
 

@@ -18,7 +18,7 @@ from defusedxml.ElementTree import fromstring
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from app import metrics
-from app.webhooks.common import error, read_body, timed, verify_or_reject
+from app.webhooks.common import BodyTooLarge, error, read_body, timed, verify_or_reject
 from app.webhooks.intake import Accepted, IncomingEvent, accept
 
 bp = Blueprint("salesforce_webhooks", __name__)
@@ -151,7 +151,10 @@ def salesforce_outbound_message() -> Response:
     token = settings.SALESFORCE_OUTBOUND_TOKEN
     if token and not hmac.compare_digest(request.args.get("token", "").encode(), token.encode()):
         return _soap_fault(401, "bad_token", "the endpoint URL must carry the configured ?token=")
-    body = read_body(settings.MAX_WEBHOOK_BYTES)
+    try:
+        body = read_body(settings.SALESFORCE_MAX_MESSAGE_BYTES)
+    except BodyTooLarge:  # a fault Salesforce shows in its Outbound Message queue, not our JSON
+        return _soap_fault(413, "too_large", f"message over {settings.SALESFORCE_MAX_MESSAGE_BYTES} bytes")
     try:
         message = parse_outbound_message(body)
     except BadMessage as exc:
@@ -211,7 +214,7 @@ def parse_callout(body: bytes) -> tuple[str, list[dict]]:
 @timed(PROVIDER)
 def salesforce_callout():  # noqa: ANN201
     settings = current_app.config["SETTINGS"]
-    body = read_body(settings.MAX_WEBHOOK_BYTES)
+    body = read_body(settings.SALESFORCE_MAX_MESSAGE_BYTES)
     rejected = verify_or_reject(
         PROVIDER, settings.SALESFORCE_WEBHOOK_SECRET, request.headers.get(TIMESTAMP_HEADER), request.headers.get(SIGNATURE_HEADER), body
     )
@@ -230,8 +233,8 @@ def salesforce_callout():  # noqa: ANN201
             continue
         case_id, event = str(case["caseId"]), str(case.get("event") or "updated")[:40]
         incoming = IncomingEvent(PROVIDER, account_id, case_id, event, "", str(case.get("eventId") or "")[:100], json.dumps(case, sort_keys=True).encode())
-        if case.get("eventId"):
-            key = f"event:{case['eventId']}"
+        if case.get("eventId"):  # per Case: a Flow may send one event id for every Case of a batch
+            key = f"event:{case_id[:15]}:{case['eventId']}"
         elif case.get("lastModifiedDate"):
             key = f"case:{case_id}:{event}:{case['lastModifiedDate']}"
         else:

@@ -19,6 +19,8 @@ CASE_ID = "500Ri00000PThftIAD"
 INSTANCE = "https://acme.my.salesforce.com"
 API = f"{INSTANCE}/services/data/v59.0"
 WEBHOOK_SECRET = "sf-callout-secret-for-tests"
+# HELPDESK=salesforce needs a login to boot; a ready token is the smallest one.
+LOGIN = {"HELPDESK": "salesforce", "SALESFORCE_ACCESS_TOKEN": "00D8c000002JHMD!AQ0AQOld.Token", "SALESFORCE_INSTANCE_URL": INSTANCE}
 MAPPING: dict[str, Any] = {
     "queues": {"billing": "Billing_Queue", "tier2": "Tier2", "legal": "Legal_Queue"},
     "fields": {"intent": "AI_Intent__c", "sentiment": "AI_Sentiment__c", "confidence": "AI_Confidence__c", "language": "AI_Language__c"},
@@ -38,7 +40,7 @@ def settings(var_dir: Path) -> Settings:
     """Overrides the shared `settings`, so the shared `app` and `client` serve one Salesforce org."""
     return make_settings(
         var_dir,
-        HELPDESK="salesforce",
+        **LOGIN,
         SALESFORCE_ORG_ID=ORG_ID,
         SALESFORCE_WEBHOOK_SECRET=WEBHOOK_SECRET,
         SALESFORCE_API_USER_ID="0055e000009BoTxAAC",

@@ -228,7 +228,7 @@ def test_request_limit_seen_by_one_worker_pauses_every_worker(redis_server) -> N
 
 
 def test_from_settings_keys_the_pace_by_org(var_dir, redis_server) -> None:  # noqa: ANN001
-    base = dict(HELPDESK="salesforce", SALESFORCE_ACCESS_TOKEN="00D!x", SALESFORCE_INSTANCE_URL=INSTANCE)
+    base = dict(HELPDESK="salesforce", SALESFORCE_ACCESS_TOKEN="00D!x", SALESFORCE_INSTANCE_URL=INSTANCE, SALESFORCE_WEBHOOK_SECRET="s")
     desk = SalesforceHelpdesk.from_settings(load_settings(VAR_DIR=var_dir, **base), redis=redis_server.client())
     assert desk.pace.key == f"triage:pace:salesforce:{INSTANCE.split('//')[1]}"
     with_org = load_settings(VAR_DIR=var_dir, SALESFORCE_ORG_ID="00D5e000000AbCdEAF", **base)

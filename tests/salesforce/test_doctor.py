@@ -50,7 +50,7 @@ def test_doctor_reports_each_check_and_what_to_fix(doctor_org, capsys) -> None: 
 
 
 def test_doctor_flags_missing_org_id_and_too_new_api_version(doctor_org, capsys) -> None:  # noqa: ANN001
-    status, out = run_doctor(capsys, SALESFORCE_API_VERSION="62.0")
+    status, out = run_doctor(capsys, SALESFORCE_API_VERSION="62.0", SALESFORCE_WEBHOOK_SECRET="s")
     assert status == 1
     assert "[FIX] Salesforce org id" in out
     assert "-> set SALESFORCE_API_VERSION=61.0" in out

@@ -11,7 +11,7 @@ from app.models import Delivery
 from app.webhooks.salesforce import ACK, SIGNATURE_HEADER, TIMESTAMP_HEADER, same_org
 from app.webhooks.signature import sign
 from tests.conftest import make_settings
-from tests.salesforce.conftest import CASE_ID, ORG_ID, WEBHOOK_SECRET, fixture_bytes
+from tests.salesforce.conftest import CASE_ID, LOGIN, ORG_ID, WEBHOOK_SECRET, fixture_bytes
 
 SOAP = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'}
 
@@ -72,7 +72,7 @@ def test_malformed_and_entity_attacks_are_400_and_store_nothing(client, app, enq
 def test_case_comment_triages_parent_case_and_unknown_types_are_acked(var_dir, enqueued) -> None:  # noqa: ANN001
     from app.web import create_app
 
-    settings = make_settings(var_dir, HELPDESK="salesforce", SALESFORCE_ORG_ID=ORG_ID[:15])  # 15-char form configured
+    settings = make_settings(var_dir, **{**LOGIN, "SALESFORCE_ORG_ID": ORG_ID[:15]})  # 15-char form configured
     app = create_app(settings, enqueue=enqueued)
     response = post_om(app.test_client(), "outbound__case_comment_15_char_org")
     assert response.status_code == 200 and b"<Ack>true</Ack>" in response.data
@@ -189,3 +189,46 @@ def test_json_callout_wrong_org_and_bad_payload(client, app) -> None:  # noqa: A
     body = json.dumps({"caseId": "not-an-id"}).encode()
     assert client.post("/webhooks/salesforce/json", data=body, headers=signed(body)).status_code == 400
     assert deliveries(app) == []
+
+
+def test_one_event_id_for_a_batch_of_cases_still_stores_every_case(client, app, enqueued) -> None:  # noqa: ANN001
+    # A Flow that stamps one event id on every Case it sends must not lose all but the first.
+    other = "500Ri00000PThgAIAD"
+    body = json.dumps({"cases": [{"caseId": CASE_ID, "eventId": "e1"}, {"caseId": other, "eventId": "e1"}]}).encode()
+    response = client.post("/webhooks/salesforce/json", data=body, headers=signed(body))
+    assert response.status_code == 202 and len(set(response.json["delivery_ids"])) == 2
+    assert sorted(d.ticket_id for d in deliveries(app)) == sorted([CASE_ID, other]) and len(enqueued) == 2
+
+
+def _big_outbound_message(cases: int, description_bytes: int) -> bytes:
+    """An Outbound Message with `cases` notifications whose Case carries a long Description."""
+    template = fixture_bytes("outbound__one_case.xml").decode()
+    start, end = template.index("   <Notification>"), template.index("  </notifications>")
+    notification = template[start:end]
+    parts = []
+    for i in range(cases):
+        case_id = f"500Ri00000P{i:04d}AAD"
+        parts.append(
+            notification.replace("04lRi00000SEBI1IAP", f"04lRi00000S{i:04d}AAP").replace(CASE_ID, case_id)
+            .replace("<sf:Subject>", f"<sf:Description>{'x' * description_bytes}</sf:Description><sf:Subject>")
+        )
+    return (template[:start] + "".join(parts) + template[end:]).encode()
+
+
+def test_a_full_outbound_message_of_long_cases_is_acked(client, app, enqueued) -> None:  # noqa: ANN001
+    body = _big_outbound_message(100, 20_000)  # ~2 MB: 100 Cases, each with a 20 KB Description
+    assert len(body) > 2_000_000
+    response = client.post("/webhooks/salesforce", data=body, headers=SOAP)
+    assert response.status_code == 200 and b"<Ack>true</Ack>" in response.data
+    assert len(deliveries(app)) == 100 and len(enqueued) == 100
+
+
+def test_a_message_over_the_limit_gets_a_soap_fault(var_dir, enqueued) -> None:  # noqa: ANN001
+    from app.web import create_app
+
+    settings = make_settings(var_dir, **{**LOGIN, "SALESFORCE_ORG_ID": ORG_ID, "SALESFORCE_MAX_MESSAGE_BYTES": 100_000})
+    response = create_app(settings, enqueue=enqueued).test_client().post(
+        "/webhooks/salesforce", data=_big_outbound_message(10, 20_000), headers=SOAP
+    )
+    assert response.status_code == 413 and response.content_type.startswith("text/xml")
+    assert b"<faultstring>too_large: message over 100000 bytes" in response.data and enqueued == []
