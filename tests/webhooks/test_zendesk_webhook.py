@@ -182,6 +182,16 @@ def test_healthz_and_metrics(client) -> None:  # noqa: ANN001
     assert 'triage_deliveries{provider="sandbox",status="queued"} 1.0' in text
 
 
+def test_healthz_fails_on_a_database_that_was_never_migrated(var_dir, enqueued) -> None:  # noqa: ANN001
+    from app.config import load_settings
+    from app.web import create_app
+    settings = load_settings(VAR_DIR=var_dir, DATABASE_URL=f"sqlite:///{var_dir / 'empty.db'}", ZENDESK_WEBHOOK_SECRET=TEST_SECRET)
+    client = create_app(settings, enqueue=enqueued).test_client()
+    health = client.get("/healthz")
+    assert health.status_code == 503 and health.json["status"] == "degraded"
+    assert health.json["database"] == "error: not migrated (run `triage migrate`)"
+
+
 def test_broker_that_died_is_answered_at_once_with_the_real_client(var_dir) -> None:  # noqa: ANN001
     """redis-py's default retry backs off ~1 + 2 + 4 s: such a webhook outlasts the helpdesk's ~10 s timeout."""
     import time
