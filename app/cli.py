@@ -145,8 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_sweep
     )
 
+    from app.models import DeliveryStatus
+
     deliveries = sub.add_parser("deliveries", help="list recent deliveries")
-    deliveries.add_argument("--status")
+    deliveries.add_argument("--status", choices=[*DeliveryStatus.CLAIMABLE, DeliveryStatus.PROCESSING, *DeliveryStatus.FINAL])
     deliveries.add_argument("--limit", type=int, default=50)
     deliveries.set_defaults(func=cmd_deliveries)
 
@@ -174,7 +176,22 @@ def main(argv: list[str] | None = None) -> int:
     from app.logging import configure_logging
 
     configure_logging(settings)
-    return int(args.func(args, settings) or 0)
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from app.triage.datasets import DatasetError
+
+    try:
+        return int(args.func(args, settings) or 0)
+    except DatasetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (OperationalError, ProgrammingError) as exc:
+        if "no such table" in str(exc) or "does not exist" in str(exc):
+            print(f"error: the database ({settings.database_url.split('@')[-1]}) is not migrated: run `triage migrate`", file=sys.stderr)
+            return 2
+        raise
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

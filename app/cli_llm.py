@@ -99,8 +99,9 @@ def cmd_calibrate(args: argparse.Namespace, _settings: Settings) -> int:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--text-column")
-    parser.add_argument("--label-column")
+    # --text-col/--label-col as in `triage train` and `triage eval`; the long spellings still work.
+    parser.add_argument("--text-col", "--text-column", dest="text_column", help="text column (auto by name when not given)")
+    parser.add_argument("--label-col", "--label-column", dest="label_column", help="label column (auto by name when not given)")
     parser.add_argument("--max-loss", type=float, default=0.2,
                         help="accuracy points the router may lose vs strong-only on the held-out part (default 0.2)")
     parser.add_argument("--strong-share", type=float, default=None,

@@ -27,17 +27,19 @@ console = Console(stderr=True)
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     train = subparsers.add_parser(
-        "train", help="train an intent model on labelled tickets (CSV/JSONL text,label)"
+        "train", help="train an intent model on labelled tickets (CSV, TSV, JSON or JSONL with a text and a label column)"
     )
     source = train.add_mutually_exclusive_group(required=True)
-    source.add_argument("--data", help="CSV or JSONL with text and label columns")
+    source.add_argument("--data", help="CSV, TSV, JSON or JSONL with text and label columns")
     source.add_argument(
         "--from-zendesk",
         action="store_true",
         help="train on solved Zendesk tickets labelled by the intent field or intent__ tags (needs ZENDESK_*)",
     )
     train.add_argument("--since", default="90d", help="with --from-zendesk: how far back, e.g. 90d (default)")
-    train.add_argument("--out", required=True, help="model directory to write (point TRIAGE model dir at it)")
+    train.add_argument(
+        "--out", help="model directory to write (default: VAR_DIR/models/intent-VERSION); serve it with TRIAGE_MODEL_DIR"
+    )
     _column_args(train)
     train.add_argument("--c", type=float, default=0.5, help="LinearSVC regularisation (default 0.5)")
     train.set_defaults(func=cmd_train)
@@ -68,8 +70,10 @@ def _encoders(value: str) -> list[str]:
 
 
 def _column_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--text-col", help="text column (auto: text, instruction, utterance, message, body)")
-    parser.add_argument("--label-col", help="label column (auto: label, intent, category)")
+    parser.add_argument("--text-col", "--text-column", dest="text_col",
+                        help="text column (auto by name: text, utterance, message, description, subject + body, ...)")
+    parser.add_argument("--label-col", "--label-column", dest="label_col",
+                        help="label column (auto by name: label, intent, category, class, topic, type, ...)")
     parser.add_argument(
         "--encoder",
         type=_encoders,
@@ -157,11 +161,11 @@ def cmd_train(args: argparse.Namespace, settings: object = None) -> int:
             data.texts, data.labels, train_embed, c=args.c, progress=step, encoders=encoders,
             multilingual_encoder=multilingual,
         )
-    out = Path(args.out)
     digest = hashlib.sha256(
         "\n".join(f"{text}\t{label}" for text, label in zip(data.texts, data.labels, strict=True)).encode()
     ).hexdigest()
     version = f"{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}-{digest[:8]}"
+    out = Path(args.out) if args.out else Path(getattr(settings, "VAR_DIR", "var")) / "models" / f"intent-{version}"
     data_name = "zendesk" if args.from_zendesk else Path(args.data).name
     model.meta.update({"version": version, "data_file": data_name, "data_sha256": digest})
     model.save(out)
@@ -181,7 +185,7 @@ def cmd_train(args: argparse.Namespace, settings: object = None) -> int:
         f"(with the fast cascade {model.meta.get('cv_accuracy_cascade', float('nan')):.4f}); "
         f"trained in {model.meta['train_seconds']:.1f}s"
     )
-    console.print(f"saved model {version} to {out}  (load with app.triage.load_models({str(out)!r}))")
+    console.print(f"saved model {version} to {out}; serve it with TRIAGE_MODEL_DIR={out.resolve()}")
     return 0
 
 
