@@ -23,7 +23,9 @@ def admin_token() -> str:
 
 def require_admin() -> None:
     expected = admin_token()
-    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip() or request.args.get("token", "")
+    scheme, _, credentials = request.headers.get("Authorization", "").strip().partition(" ")
+    # The scheme is case-insensitive (RFC 9110 11.1): curl scripts send "bearer" as often as "Bearer".
+    given = (credentials.strip() if scheme.lower() == "bearer" else "") or request.args.get("token", "")
     given = given or request.cookies.get("admin_token", "")
     if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
         abort(401)

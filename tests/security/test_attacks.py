@@ -199,6 +199,7 @@ def test_admin_and_replay_require_the_token(client, app, enqueued, method: str, 
 
 def test_admin_with_the_token_works(client, app, enqueued) -> None:  # noqa: ANN001
     assert client.get("/admin", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).status_code == 200
+    assert client.get("/admin", headers={"Authorization": f"bearer  {ADMIN_TOKEN}"}).status_code == 200  # scheme is case-insensitive
 
 
 def test_production_without_admin_token_has_no_admin_at_all(var_dir, enqueued) -> None:  # noqa: ANN001
