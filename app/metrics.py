@@ -6,10 +6,11 @@ the whole fleet.
 """
 from __future__ import annotations
 
+import os
 import time
 from typing import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
@@ -76,3 +77,14 @@ class PipelineCollector(Collector):
 
 PIPELINE = PipelineCollector()
 REGISTRY.register(PIPELINE)
+
+
+def scrape_registry() -> CollectorRegistry:
+    """What /metrics reports: this process's registry, or, under gunicorn (gunicorn.conf.py sets
+    PROMETHEUS_MULTIPROC_DIR), the counters of every worker process summed, plus the pipeline figures."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    registry.register(PIPELINE)
+    return registry

@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None, *, enqueue=None) -> Flask:  # n
 
     @app.get("/metrics")
     def prometheus_metrics():  # noqa: ANN202
-        return generate_latest(metrics.REGISTRY), 200, {"Content-Type": CONTENT_TYPE_LATEST}
+        return generate_latest(metrics.scrape_registry()), 200, {"Content-Type": CONTENT_TYPE_LATEST}
 
     return app
 

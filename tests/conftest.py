@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 import redis
+import requests
 
 from app.cli import migrate
 from app.config import PROJECT_ROOT, Settings, load_settings
+from app.supervisor import free_port
 
 TEST_SECRET = "dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3Rpbmdfb25seQ=="
 SHARED = PROJECT_ROOT.parent / "shared"
@@ -214,3 +216,23 @@ def wait_for(predicate, timeout: float = 60.0, interval: float = 0.1, message: s
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+def start_gunicorn(env: dict[str, str], log: Path, workers: int = 2) -> tuple[subprocess.Popen, str]:
+    """The web process as the Procfile runs it (gunicorn.conf.py included), on a free loopback port."""
+    port = free_port()
+    gunicorn = str(Path(PROJECT_ROOT / ".venv" / "bin" / "gunicorn"))
+    proc = subprocess.Popen(
+        [gunicorn, "app.web:create_app()", "-b", f"127.0.0.1:{port}", "-w", str(workers), "--worker-class", "gthread",
+         "--threads", "4", "--timeout", "30", "--log-level", "warning"],
+        cwd=PROJECT_ROOT, env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            requests.get(f"{url}/healthz", timeout=0.5)
+            return proc, url
+        except requests.RequestException:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"gunicorn did not start; see {log}")

@@ -2,40 +2,18 @@
 invocation) to gunicorn with several processes and threads: one delivery, one note per ticket."""
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import requests
 
-from app.supervisor import free_port
-from tests.conftest import PROJECT_ROOT, worker_env
+from tests.conftest import start_gunicorn, worker_env
 
 pytestmark = [pytest.mark.reliability, pytest.mark.integration]
 
 RERUN = "pytest tests/reliability/test_duplicate_deliveries.py"
-
-
-def start_gunicorn(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    gunicorn = str(Path(PROJECT_ROOT / ".venv" / "bin" / "gunicorn"))
-    proc = subprocess.Popen(
-        [gunicorn, "app.web:create_app()", "-b", f"127.0.0.1:{port}", "-w", "2", "--worker-class", "gthread",
-         "--threads", "4", "--timeout", "30", "--log-level", "warning"],
-        cwd=PROJECT_ROOT, env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            requests.get(f"{url}/healthz", timeout=0.5)
-            return proc, url
-        except requests.RequestException:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"gunicorn did not start; see {log}")
 
 
 def test_each_webhook_three_times_concurrently_gives_one_delivery_one_note(make_stack, redis_server, tmp_path) -> None:  # noqa: ANN001
