@@ -174,7 +174,7 @@ class Router:
         priority, rule = priority_for(policy, result.intent, local.emotion_score, escalate, reasons, local.language)
         if rule == "default":
             priority = result.priority
-        queue, _ = queue_for(policy, result.intent, escalate, local.language, has_native_draft=not escalate)
+        queue, _ = queue_for(policy, result.intent, escalate, local.language, has_native_draft=not escalate, reasons=reasons)
         profile = self.prompts.profile_for(result.intent, local.emotion_score)
         draft, handoff = None, local.handoff
         if escalate:

@@ -34,7 +34,8 @@ _CUES: tuple[tuple[re.Pattern[str], float], ...] = tuple(
         (r"\b(?:had enough|fed up|sick of|tired of|enough is enough|last time i)\b", 2.0),
         (r"\b(?:no one|nobody) (?:answers|responds|replied|helps|cares)\b", 1.5),
         (
-            r"\b(?:unacceptable|ridiculous|outrageous|disgusting|furious|appalling|terrible service|worst)\b",
+            r"\b(?:unacceptable|ridiculous|outrageous|disgusting|furious|appalling|terrible service"
+            r"|(?<!if the )(?<!comes to the )worst(?! case| comes))\b",
             2.0,
         ),
         (r"\b(?:scam|fraud|lawyer|attorney|sue you|chargeback|report you|trading standards)\b", 2.0),

@@ -19,7 +19,7 @@ class Signals:
     intent: str
     confidence: float
     emotion: float
-    customer_text: str  # redacted
+    customer_text: str  # redacted subject and customer messages
     offer: OfferExchange | None
     customer_turns: int
 
@@ -33,11 +33,20 @@ def sticky_reason(ticket: Ticket) -> str | None:
     return None
 
 
-@lru_cache(maxsize=16)
-def _anger_pattern(words: tuple[str, ...]) -> re.Pattern[str] | None:
+def unspaced(word: str) -> bool:
+    """Japanese and Chinese run words together: a phrase there has no word boundary to match on."""
+    return any("\u3040" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" for ch in word)
+
+
+@lru_cache(maxsize=32)
+def words_pattern(words: tuple[str, ...]) -> re.Pattern[str] | None:
+    """Any of `words`, on word boundaries (except in unspaced scripts), ignoring case."""
     if not words:
         return None
-    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(w) for w in words) + r")(?!\w)", re.IGNORECASE)
+    spaced = [re.escape(w) for w in words if not unspaced(w)]
+    anywhere = [re.escape(w) for w in words if unspaced(w)]
+    parts = ([r"(?<!\w)(?:" + "|".join(spaced) + r")(?!\w)"] if spaced else []) + anywhere
+    return re.compile("|".join(parts), re.IGNORECASE)
 
 
 def reasons(signals: Signals, policy: Policy) -> list[str]:
@@ -49,7 +58,11 @@ def reasons(signals: Signals, policy: Policy) -> list[str]:
         found.append("low_confidence")
     if signals.intent in policy.escalate_intents:
         found.append(f"intent_{signals.intent}")
-    pattern = _anger_pattern(policy.anger_words)
+    for rule in policy.phrase_rules:  # legal threats, account takeovers: before mood, they set the queue
+        pattern = words_pattern(rule.words)
+        if pattern and pattern.search(signals.customer_text) and rule.reason not in found:
+            found.append(rule.reason)
+    pattern = words_pattern(policy.anger_words)
     if pattern and pattern.search(signals.customer_text):
         found.append("anger_words")
     if signals.emotion >= policy.emotion_at_least:

@@ -73,8 +73,13 @@ def summarise(
     reasons: list[str],
     emotion: float,
     comments: tuple[Comment, ...] = (),
+    next_steps: dict[str, str] | None = None,
 ) -> HandoffSummary:
-    """`comments` must be the redacted thread: the summary lands in the note and the database."""
+    """`comments` must be the redacted thread: the summary lands in the note and the database.
+
+    `next_steps` (reason code -> first step, from the policy's phrase rules) outranks the intent's usual
+    step: a hacked account that reads like a login question needs securing before anything else.
+    """
     issue = f"Customer {_MOOD.get(sentiment, 'asking about')} {topic_of(intent)}"
     offered = answer = ""
     if offer:
@@ -89,7 +94,12 @@ def summarise(
             plural = "s" if step.customer_replies > 1 else ""
             answer = f"Customer wrote {step.customer_replies} more message{plural} since"
     suggestion = _NEXT.get(intent, _NEXT["other"])
-    if offer and offer.answer == "rejected":
+    urgent = next((next_steps[r] for r in reasons if next_steps and next_steps.get(r)), "")
+    if urgent:
+        suggestion = urgent
+    elif "too_short" in reasons:
+        suggestion = "ask the customer what they need: the ticket says too little to act on"
+    elif offer and offer.answer == "rejected":
         suggestion = _NEXT_AFTER_REJECTION.get(intent, f"a better remedy than {offer.offer}, within policy")
     elif sentiment == "angry" and "apolog" not in suggestion:
         suggestion += " + apology"

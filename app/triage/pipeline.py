@@ -6,6 +6,8 @@ the note can carry the customer's personal data; the draft alone gets the origin
 
 from __future__ import annotations
 
+import re
+
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -60,6 +62,13 @@ def _intent_text(subject: str, customer: list[str]) -> str:
     return "\n".join(p for p in parts if p).strip()[:MAX_INTENT_CHARS]
 
 
+def _too_little_to_go_on(text: str) -> bool:
+    """"help", "Hi", "?": one distinct word says nothing a model can classify, however sure it sounds
+    (the calibrated heads still put 0.9 on some intent). Japanese and Chinese count a word per 2 characters."""
+    words = {w for w in re.findall(r"\w+", text.lower()) if not w.isdigit()}
+    return sum(max(1, len(w) // 2) if escalation.unspaced(w) else 1 for w in words) < 2
+
+
 def run(ticket: Ticket, models: Models, policy: Policy) -> Decision:
     clock = _Clock()
     subject, comments, redactor = clock.time(
@@ -100,14 +109,16 @@ def run(ticket: Ticket, models: Models, policy: Policy) -> Decision:
     )
     confidence = float(prediction.confidence[0])
     intent = prediction.labels[0]
-    if confidence < policy.unsure_below or intent in ("oos", UNSURE):
+    too_short = _too_little_to_go_on(intent_text)
+    if confidence < policy.unsure_below or intent in ("oos", UNSURE) or too_short:
         intent = UNSURE
 
     offer = last_offer(comments)
-    signals = escalation.Signals(intent, confidence, emotion, customer_text, offer, len(customer))
+    # The subject too: "Account hacked!" or "Chargeback" is often said there and nowhere else.
+    signals = escalation.Signals(intent, confidence, emotion, f"{subject}\n{customer_text}", offer, len(customer))
     reasons = clock.time(
         "escalation",
-        lambda: ([sticky] if sticky else []) + escalation.reasons(signals, policy),
+        lambda: ([sticky] if sticky else []) + escalation.reasons(signals, policy) + (["too_short"] if too_short else []),
         lambda r: ",".join(r) or "none",
     )
 
@@ -154,12 +165,14 @@ def run(ticket: Ticket, models: Models, policy: Policy) -> Decision:
     if escalate:
         summary = clock.time(
             "handoff",
-            lambda: handoff.summarise(intent, sentiment, offer, reasons, emotion, comments),
+            lambda: handoff.summarise(
+                intent, sentiment, offer, reasons, emotion, comments, {r.reason: r.next_step for r in policy.phrase_rules}
+            ),
             lambda s: s.issue,
         )
     has_native_draft = draft is not None and language in policy.draft_languages
     priority, priority_rule = routing.priority_for(policy, intent, emotion, escalate, reasons, language)
-    queue, queue_why = routing.queue_for(policy, intent, escalate, language, has_native_draft)
+    queue, queue_why = routing.queue_for(policy, intent, escalate, language, has_native_draft, reasons)
 
     tags = [f"intent__{intent}", f"sentiment__{sentiment}", f"language__{language}"]
     if escalate:

@@ -27,6 +27,16 @@ class PriorityRule:
 
 
 @dataclass(frozen=True)
+class PhraseRule:
+    """Phrases that send a ticket to a human whatever its intent (a legal threat, an account takeover)."""
+
+    reason: str
+    words: tuple[str, ...]
+    queue: str = ""  # logical queue for tickets this rule escalates ("" = the usual queue)
+    next_step: str = ""  # what the handoff summary tells the agent to do first
+
+
+@dataclass(frozen=True)
 class Policy:
     """Everything configurable about a decision. `helpdesk` holds the raw adapter tables untouched."""
 
@@ -53,6 +63,7 @@ class Policy:
     no_article_intents: frozenset[str]
     assignees: dict[str, str] = field(default_factory=dict)
     helpdesk: dict[str, dict] = field(default_factory=dict)
+    phrase_rules: tuple[PhraseRule, ...] = ()
     path: str = ""
 
     def queue_for(self, intent: str) -> str:
@@ -67,6 +78,18 @@ def _priority(value: object, where: str) -> str:
     if value not in PRIORITIES:
         raise PolicyError(f"{where}: priority {value!r} is not one of {', '.join(PRIORITIES)}")
     return str(value)
+
+
+def _phrase_rule(raw: dict, index: int) -> PhraseRule:
+    where = f"escalation.phrases[{index}]"
+    if not raw.get("reason") or not raw.get("words"):
+        raise PolicyError(f"{where}: needs a reason and a list of words")
+    return PhraseRule(
+        reason=str(raw["reason"]),
+        words=tuple(str(w).lower() for w in raw["words"]),
+        queue=str(raw.get("queue", "")),
+        next_step=str(raw.get("next_step", "")),
+    )
 
 
 def _rule(raw: dict, index: int) -> PriorityRule:
@@ -123,6 +146,7 @@ def load_policy(path: str | Path | None = None) -> Policy:
             no_article_intents=frozenset(drafts.get("no_article_intents", ("feedback",))),
             assignees={str(k): str(v) for k, v in raw.get("assignees", {}).items()},
             helpdesk={str(k): dict(v) for k, v in raw.get("helpdesk", {}).items()},
+            phrase_rules=tuple(_phrase_rule(r, i) for i, r in enumerate(escalation.get("phrases", ()))),
             path=str(policy_path),
         )
     except (KeyError, TypeError, ValueError) as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from app.triage.policy import Policy
 
 
@@ -25,9 +27,13 @@ def priority_for(
 
 
 def queue_for(
-    policy: Policy, intent: str, escalated: bool, language: str, has_native_draft: bool
+    policy: Policy, intent: str, escalated: bool, language: str, has_native_draft: bool, reasons: Sequence[str] = ()
 ) -> tuple[str, str]:
-    """(logical queue, why). Intent queues first; a general-intent escalation goes to the escalation queue."""
+    """(logical queue, why). A phrase rule's queue first (a legal threat goes to legal in any language),
+    then language queues, then intent queues; a general-intent escalation goes to the escalation queue."""
+    for rule in policy.phrase_rules:
+        if rule.queue and rule.reason in reasons:
+            return rule.queue, f"queue for {rule.reason.replace('_', ' ')}"
     if language in policy.language_queues and not has_native_draft:
         return policy.language_queues[language], f"language queue for {language}"
     queue = policy.queue_for(intent)
