@@ -1,4 +1,5 @@
-"""PII redaction: emails, phones, cards (Luhn), IBANs (mod-97) and street addresses become typed placeholders.
+"""PII redaction: emails, phones, cards (Luhn), IBANs (mod-97), government ids and street addresses become
+typed placeholders.
 
 Order and ticket numbers stay readable because agents and routing need them; only checksummed numbers
 (cards, IBANs) and phone-shaped numbers are replaced. The mapping lets the draft, and only the draft,
@@ -21,11 +22,24 @@ _PHONE = re.compile(
 )
 _STREET_WORDS = (
     r"street|st\.?|avenue|ave\.?|road|rd\.?|boulevard|blvd\.?|lane|ln\.?|drive|dr\.?|way|court|ct\.?|place|pl\.?"
-    r"|square|terrace|straße|strasse|str\.|weg|allee|platz|gasse|calle|avenida|rue|boulevard|via|viale|rua|laan|straat"
+    r"|square|terrace"
+    r"|straße|strasse|str\.|weg|allee|platz|gasse|calle|avenida|rue|boulevard|via|viale|rua|laan|straat"
+)
+# Government ids: US social security numbers (3-2-4, which also looks like a date to _looks_like_date),
+# UK national insurance numbers, and passport numbers where the word "passport" says what they are.
+_NATIONAL_ID = re.compile(
+    r"\b(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}\b"
+    r"|\b(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]\b"
+)
+_PASSPORT = re.compile(
+    r"(?i)\b(?:passport|passeport|reisepass|pasaporte|passaporto|passaporte|paspoort)"
+    r"(?:\s+(?:no\.?|nr\.?|n°|number|número|numero|nummer))?\s*[:#]?\s*([A-Z0-9]{6,9})\b"
 )
 _ADDRESS = re.compile(
     rf"\b\d{{1,5}}[A-Za-z]?\s+(?:[A-Z][\w'.-]*\s+){{0,3}}(?:{_STREET_WORDS})\b"
     rf"|\b(?:[A-ZÄÖÜ][\wäöüß'-]*)(?:straße|strasse|weg|allee|platz|gasse)\s+\d{{1,4}}[a-z]?\b"
+    # British street names that are also everyday words ("5 days close to"): only as capitalised names.
+    rf"|\b\d{{1,5}}[A-Za-z]?\s+(?-i:(?:[A-Z][\w'.-]*\s+){{1,3}}(?:Close|Grove|Crescent|Gardens|Mews|Parade|Row|Hill|Rise|Walk))\b"
     rf"|\b(?:calle|avenida|rue|via|rua|avenue)\s+(?:de\s+|del\s+|la\s+|des\s+|du\s+)?[A-ZÁÉÍÓÚ][\w'-]*(?:\s+[A-Z][\w'-]*)?,?\s+\d{{1,4}}\b",
     re.IGNORECASE,
 )
@@ -101,6 +115,8 @@ class Redactor:
     def redact(self, text: str) -> str:
         if "@" in text:
             text = _EMAIL.sub(lambda m: self._placeholder("EMAIL", m.group()), text)
+        text = _NATIONAL_ID.sub(lambda m: self._placeholder("ID", m.group()), text)
+        text = _PASSPORT.sub(self._passport, text)
         text = _IBAN.sub(self._iban, text)
         text = _CARD.sub(self._card, text)
         text = _PHONE.sub(self._phone, text)
@@ -108,6 +124,13 @@ class Redactor:
         if self._names:
             text = self._names.sub(lambda m: self._placeholder("NAME", m.group()), text)
         return text
+
+    def _passport(self, match: re.Match[str]) -> str:
+        number = match.group(1)
+        if not any(ch.isdigit() for ch in number):  # "passport expired": a word, not a number
+            return match.group()
+        start = match.start(1) - match.start()
+        return match.group()[:start] + self._placeholder("ID", number)
 
     def _iban(self, match: re.Match[str]) -> str:
         value = match.group()

@@ -26,6 +26,12 @@ def test_checksums() -> None:
         ("ship to 221B Baker Street, London", "221B Baker Street", "ADDRESS"),
         ("Adresse: Hauptstraße 12, Berlin", "Hauptstraße 12", "ADDRESS"),
         ("envíelo a Calle Mayor 5, Madrid", "Calle Mayor 5", "ADDRESS"),
+        ("reach Flat 4, 88 Kingsmead Grove on Thursday", "88 Kingsmead Grove", "ADDRESS"),
+        ("I moved to 17 Hawthorn Close last week", "17 Hawthorn Close", "ADDRESS"),
+        ("my SSN is 078-05-1120", "078-05-1120", "ID"),
+        ("NI number AB 12 34 56 C", "AB 12 34 56 C", "ID"),
+        ("passport no. 533401219, expires 2031", "533401219", "ID"),
+        ("Reisepass Nr: C01X00T47", "C01X00T47", "ID"),
     ],
 )
 def test_redacts_typed_placeholder(text: str, secret: str, kind: str) -> None:
@@ -45,6 +51,8 @@ def test_redacts_typed_placeholder(text: str, secret: str, kind: str) -> None:
         "order 1234 5678 9012 3456 is late",
         "paid on 12.03.2024, invoice 2024-0042",
         "card ending 4111 1111 1111 1112",  # fails Luhn: not a card
+        "it arrived within 5 days close to the date",  # "close" is a street only as a capitalised name
+        "my passport expired, can I still pick up order 4411?",
     ],
 )
 def test_keeps_order_numbers_dates_and_non_checksummed_numbers(text: str) -> None:
