@@ -37,8 +37,12 @@ def _blocks(markdown: str) -> list[str]:
         if not stripped:
             blocks.append("")
             continue
+        heading = re.match(r"^#{1,6}\s+(.*)", stripped)
         bullet = re.match(r"^(?:[-*]|\d+\.)\s+(.*)", stripped)
-        if bullet:
+        if heading:  # a sub-heading inside the section: its words, as a line of their own
+            title = heading.group(1).strip().rstrip(":")
+            blocks.extend([f"{title}:", ""] if title else [])
+        elif bullet:
             blocks.append("- " + bullet.group(1))
         elif blocks and blocks[-1]:
             blocks[-1] += " " + stripped
@@ -100,7 +104,8 @@ def compose(
 ) -> Draft:
     name = first_name(requester_name)
     greeting = f"Hi {name}," if name else "Hello,"
-    topic = topic_of(intent)
+    # The agent-facing topic ("access to their account") said to the customer: "access to your account".
+    topic = re.sub(r"\btheir\b", "your", topic_of(intent)).split(" (")[0]
     if not needs_article:
         # Thanks for feedback states no policy, so it needs no article to be grounded in.
         body = "Thank you for taking the time to write to us. I have passed your message on to the team."

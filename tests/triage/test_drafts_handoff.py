@@ -42,6 +42,15 @@ def test_ungrounded_draft_says_so() -> None:
     assert draft.text.startswith("Hello,")
 
 
+def test_draft_speaks_to_the_customer_and_drops_markdown_headings() -> None:
+    article = Article("a9", "Account access", frozenset({"account_access"}), frozenset(), "")
+    text = "### Reset your password\n- Open the app\n\n- Tap *Forgot password*"
+    draft = compose("account_access", [Hit(Section(article, "Sign-in problems", text), 0.9)], 0.35, "Jo", "Team")
+    assert "about access to your account" in draft.text and "their" not in draft.text
+    assert "#" not in draft.text and "Reset your password:" in draft.text
+    assert "feedback)" not in compose("feedback", [], 0.35, "Jo", "Team", needs_article=False).text
+
+
 def test_help_center_retrieval(models: Models) -> None:
     query = models.static.embed(["How do I get an invoice with my company VAT number?"])[0]
     hits = models.knowledge.search(query, "billing_invoice")
