@@ -22,6 +22,7 @@ class Signals:
     customer_text: str  # redacted subject and customer messages
     offer: OfferExchange | None
     customer_turns: int
+    mood_text: str = ""  # what angry wording is looked for in ("" = customer_text); see pipeline.run
 
 
 def sticky_reason(ticket: Ticket) -> str | None:
@@ -63,12 +64,14 @@ def reasons(signals: Signals, policy: Policy) -> list[str]:
         if pattern and pattern.search(signals.customer_text) and rule.reason not in found:
             found.append(rule.reason)
     pattern = words_pattern(policy.anger_words)
-    if pattern and pattern.search(signals.customer_text):
+    if pattern and pattern.search(signals.mood_text or signals.customer_text):
         found.append("anger_words")
     if signals.emotion >= policy.emotion_at_least:
         found.append("angry_customer")
     if policy.escalate_offer_rejected and signals.offer and signals.offer.answer == "rejected":
         found.append("offer_rejected")
+    if policy.escalate_offer_accepted and signals.offer and signals.offer.answer == "accepted":
+        found.append("offer_accepted")  # a person must now do it: ship, refund, credit
     if policy.max_customer_turns and signals.customer_turns >= policy.max_customer_turns:
         found.append("long_thread")
     return found

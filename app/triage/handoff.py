@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.triage.decision import HandoffSummary
-from app.triage.thread import OfferExchange, last_staff_step
+from app.triage.thread import OfferExchange, already_tried, last_staff_step
 from app.triage.ticket import Comment
 
 TOPIC: dict[str, str] = {
@@ -93,12 +93,16 @@ def summarise(
         if step.customer_replies:
             plural = "s" if step.customer_replies > 1 else ""
             answer = f"Customer wrote {step.customer_replies} more message{plural} since"
+    if tried := already_tried(comments):
+        answer = f'{answer}; customer says: "{tried.rstrip(".")}"' if answer else f'Customer says: "{tried.rstrip(".")}"'
     suggestion = _NEXT.get(intent, _NEXT["other"])
     urgent = next((next_steps[r] for r in reasons if next_steps and next_steps.get(r)), "")
     if urgent:
         suggestion = urgent
     elif "too_short" in reasons:
         suggestion = "ask the customer what they need: the ticket says too little to act on"
+    elif offer and offer.answer == "accepted":
+        suggestion = f"do what was agreed ({offer.offer}) and confirm it to the customer"
     elif offer and offer.answer == "rejected":
         suggestion = _NEXT_AFTER_REJECTION.get(intent, f"a better remedy than {offer.offer}, within policy")
     elif sentiment == "angry" and "apolog" not in suggestion:

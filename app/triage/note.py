@@ -16,6 +16,7 @@ REASON_TEXT: dict[str, str] = {
     "too_short": "too little text to tell what the customer needs",
     "angry_customer": "frustration score above the policy bar",
     "offer_rejected": "customer rejected what was offered",
+    "offer_accepted": "customer accepted what was offered: a person carries it out",
     "long_thread": "long back-and-forth without resolution",
     "no_article": "no help-center article supports an answer",
 }

@@ -81,10 +81,14 @@ def run(ticket: Ticket, models: Models, policy: Policy) -> Decision:
         lambda: models.language.detect(customer_text, ticket.requester_locale),
         lambda r: f"{r[0]} {r[1]:.2f}",
     )
-    # Anger anywhere in the last three customer messages counts: calm words later rarely undo it.
+    offer = last_offer(comments)
+    # Anger anywhere in the last three customer messages counts: calm words later rarely undo it. Taking
+    # what was offered does ("Yes please, that works"): then the latest message is the mood.
+    accepted = offer is not None and offer.answer == "accepted" and comments[-1].author_role == "customer"
+    mood_texts = customer[-1:] if accepted else (customer or [subject])[-3:]
     emotion = clock.time(
         "emotion",
-        lambda: float(models.emotion.scores((customer or [subject])[-3:], english=language == "en").max()),
+        lambda: float(models.emotion.scores(mood_texts, english=language == "en").max()),
         lambda s: f"{s:.2f}",
     )
     sentiment = models.emotion.sentiment(
@@ -113,9 +117,10 @@ def run(ticket: Ticket, models: Models, policy: Policy) -> Decision:
     if confidence < policy.unsure_below or intent in ("oos", UNSURE) or too_short:
         intent = UNSURE
 
-    offer = last_offer(comments)
     # The subject too: "Account hacked!" or "Chargeback" is often said there and nowhere else.
-    signals = escalation.Signals(intent, confidence, emotion, f"{subject}\n{customer_text}", offer, len(customer))
+    signals = escalation.Signals(
+        intent, confidence, emotion, f"{subject}\n{customer_text}", offer, len(customer), "\n".join(mood_texts)
+    )
     reasons = clock.time(
         "escalation",
         lambda: ([sticky] if sticky else []) + escalation.reasons(signals, policy) + (["too_short"] if too_short else []),

@@ -64,6 +64,7 @@ class Policy:
     assignees: dict[str, str] = field(default_factory=dict)
     helpdesk: dict[str, dict] = field(default_factory=dict)
     phrase_rules: tuple[PhraseRule, ...] = ()
+    escalate_offer_accepted: bool = True
     path: str = ""
 
     def queue_for(self, intent: str) -> str:
@@ -131,6 +132,7 @@ def load_policy(path: str | Path | None = None) -> Policy:
             anger_words=tuple(str(w).lower() for w in escalation.get("anger_words", ())),
             escalate_out_of_scope=bool(escalation.get("out_of_scope", True)),
             escalate_offer_rejected=bool(escalation.get("offer_rejected", True)),
+            escalate_offer_accepted=bool(escalation.get("offer_accepted", True)),
             max_customer_turns=int(escalation.get("max_customer_turns", 0)),
             default_priority=_priority(priority.get("default", "normal"), "priority.default"),
             priority_rules=tuple(_rule(r, i) for i, r in enumerate(priority.get("rules", ()))),

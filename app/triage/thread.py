@@ -70,8 +70,34 @@ def last_offer(comments: tuple[Comment, ...]) -> OfferExchange | None:
 @dataclass(frozen=True)
 class StaffStep:
     role: str  # "bot" or "agent"
-    said: str  # first sentence of the latest bot/agent message
+    said: str  # the first sentence of the latest bot/agent message that says something
     customer_replies: int  # customer messages after it
+
+
+# Sentence ends, except after titles and abbreviations ("Dear Mrs. Okonkwo", "e.g. the app").
+_SENTENCE_END = re.compile(
+    r"(?<!\bMr\.)(?<!\bMrs\.)(?<!\bMs\.)(?<!\bDr\.)(?<!\bSt\.)(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bNo\.)"
+    r"(?<=[.!?])\s+"
+)
+# Openers that carry nothing an agent needs: "Hi Robert,", "Sorry about that!", "Thanks for waiting."
+_SMALL_TALK = re.compile(
+    r"^(?:hi|hello|hey|dear|good (?:morning|afternoon|evening)|sorry|apologies|thanks?|thank you|hallo|bonjour|"
+    r"hola|ciao|olá|danke|merci|gracias|grazie|obrigad[oa])\b.{0,60}$",
+    re.IGNORECASE,
+)
+_TRIED = re.compile(
+    r"\b(?:already|tried|i've tried|have tried|bereits|schon|versucht|déjà|essayé|ya (?:he|lo|la)|probé|intenté|"
+    r"già|provato|já|tentei|geprobeerd)\b",
+    re.IGNORECASE,
+)
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE_END.split(text.strip().replace("\n", " ")) if s.strip()]
+
+
+def _clip(sentence: str, limit: int) -> str:
+    return sentence if len(sentence) <= limit else sentence[: limit - 1].rstrip() + "…"
 
 
 def last_staff_step(comments: tuple[Comment, ...], limit: int = 140) -> StaffStep | None:
@@ -79,8 +105,19 @@ def last_staff_step(comments: tuple[Comment, ...], limit: int = 140) -> StaffSte
     for index in range(len(comments) - 1, -1, -1):
         comment = comments[index]
         if comment.author_role in ("bot", "agent") and comment.body.strip():
-            first = re.split(r"(?<=[.!?])\s+", comment.body.strip().replace("\n", " "))[0]
-            said = first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
+            parts = sentences(comment.body)
+            said = next((s for s in parts if not _SMALL_TALK.match(s)), parts[0])
             replies = sum(1 for c in comments[index + 1 :] if c.author_role == "customer")
-            return StaffStep(comment.author_role, said, replies)
+            return StaffStep(comment.author_role, _clip(said, limit), replies)
     return None
+
+
+def already_tried(comments: tuple[Comment, ...], limit: int = 140) -> str:
+    """The customer's latest sentence about what they already did ("I cleared the cache and reinstalled
+    twice"): the agent must not suggest it again. "" when they said none."""
+    for comment in reversed(comments):
+        if comment.author_role == "customer":
+            found = [s for s in sentences(comment.body) if _TRIED.search(s)]
+            if found:
+                return _clip(found[0], limit)
+    return ""
