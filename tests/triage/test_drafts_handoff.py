@@ -105,28 +105,31 @@ def test_static_embeddings_rank_like_minilm(models: Models) -> None:
     assert np.allclose(np.linalg.norm(static, axis=1), 1.0, atol=1e-4)
 
 
-def test_summary_skips_small_talk_and_keeps_what_the_customer_already_tried(models: Models, policy) -> None:  # noqa: ANN001
+def _decide(models: Models, policy, subject: str, *messages: tuple[str, str]):  # noqa: ANN001, ANN202
     from app.triage import Ticket, run
 
-    thread = (
-        Comment("1", "customer", "The app crashes every time I open my orders."),
-        Comment("2", "agent", "Dear Mrs. Okonkwo-Adeyemi, thanks for waiting. Please clear the cache and reinstall the app."),
-        Comment("3", "customer", "I already cleared the cache and reinstalled twice. Still crashes!"),
+    thread = tuple(Comment(str(i), role, body) for i, (role, body) in enumerate(messages, start=1))
+    return run(Ticket("sandbox", "1", subject, thread, requester_name="Ada Okonkwo-Adeyemi"), models, policy)
+
+
+def test_summary_skips_small_talk_and_keeps_what_the_customer_already_tried(models: Models, policy) -> None:  # noqa: ANN001
+    decision = _decide(
+        models, policy, "App crashes",
+        ("customer", "The app crashes every time I open my orders."),
+        ("agent", "Dear Mrs. Okonkwo-Adeyemi, thanks for waiting. Please clear the cache and reinstall the app."),
+        ("customer", "I already cleared the cache and reinstalled twice. Still crashes!"),
     )
-    decision = run(Ticket("sandbox", "1", "App crashes", thread, requester_name="Ada Okonkwo-Adeyemi"), models, policy)
     assert decision.escalate  # a human agent already answered
     assert decision.handoff.offered == 'Agent replied: "Please clear the cache and reinstall the app"'
     assert 'customer says: "I already cleared the cache and reinstalled twice"' in decision.handoff.customer_answer
 
 
 def test_an_accepted_offer_is_not_read_as_anger(models: Models, policy) -> None:  # noqa: ANN001
-    from app.triage import Ticket, run
-
-    thread = (
-        Comment("1", "customer", "The vase arrived smashed. This is unacceptable!!"),
-        Comment("2", "bot", "I'm so sorry. We can send you a free replacement right away. Would you like that?"),
-        Comment("3", "customer", "Yes please, that works. Thanks!"),
+    decision = _decide(
+        models, policy, "Broken vase",
+        ("customer", "The vase arrived smashed. This is unacceptable!!"),
+        ("bot", "I'm so sorry. We can send you a free replacement right away. Would you like that?"),
+        ("customer", "Yes please, that works. Thanks!"),
     )
-    decision = run(Ticket("sandbox", "1", "Broken vase", thread, requester_name="Li Wei"), models, policy)
     assert decision.reasons == ("offer_accepted",) and decision.sentiment != "angry" and decision.draft is None
     assert decision.handoff.suggestion == "do what was agreed (free replacement) and confirm it to the customer"
