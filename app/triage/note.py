@@ -46,7 +46,7 @@ def render(
     notes: list[str],
     pii_counts: dict[str, int],
 ) -> str:
-    head = "Escalated to a human" if reasons else "Bot can answer: reply draft below"
+    head = "Escalated to a human" if reasons else "Bot can answer: reply draft below" if draft else "Nothing to answer"
     lines = [
         f"AI triage: {head}.",
         f"Intent: {intent} (confidence {confidence:.2f}) | Sentiment: {sentiment} "

@@ -55,6 +55,16 @@ def test_tier_choice_budget_and_sticky_escalation():
     assert choose_tier(0.05, t, ("ai_escalated",), True).tier == "strong"
 
 
+def test_an_automatic_reply_costs_no_model_call(settings, policy):
+    from dataclasses import replace
+
+    recorder = Recorder(openai_chat(json.dumps(GOOD)))
+    router = router_with(settings, policy, recorder, LLM_CHEAP_THRESHOLD=0.0, LLM_STRONG_THRESHOLD=0.0)
+    local = replace(make_decision("unsure", 0.2, reasons=()), tags=("intent__unsure", "ai_auto_reply"))
+    assert refine(make_ticket("I am out of the office until Monday.", subject="Automatic reply"), local, router) is local
+    assert recorder.requests == []
+
+
 def test_easy_ticket_stays_local_without_any_call(settings, policy):
     recorder = Recorder(openai_chat(json.dumps(GOOD)))
     router = router_with(settings, policy, recorder)

@@ -84,3 +84,22 @@ def test_phrases_match_whole_words_and_unspaced_scripts_anywhere() -> None:
     pattern = words_pattern(("sue you", "弁護士"))
     assert pattern.search("I will SUE YOU") and not pattern.search("Sue placed the order")
     assert pattern.search("弁護士に相談します") and not pattern.search("pursue your dreams")
+
+
+@pytest.mark.parametrize(
+    ("subject", "body"),
+    [
+        ("Automatic reply: Re: your order 4412", "Thank you for your email."),
+        ("Re: Bestellung 4412", "Ich bin bis zum 15.12. nicht im Büro. In dringenden Fällen wenden Sie sich an meine Kollegin."),
+        ("Réponse automatique", "Je suis absente jusqu'au 3 janvier."),
+    ],
+)
+def test_automatic_replies_get_no_draft_and_wait_at_low_priority(models: Models, policy: Policy, subject: str, body: str) -> None:
+    decision = decide(models, policy, subject, body)
+    assert "ai_auto_reply" in decision.tags and decision.draft is None and not decision.escalate
+    assert decision.priority == "low" and decision.internal_note.startswith("AI triage: Nothing to answer.")
+
+
+def test_a_customer_who_mentions_being_away_is_not_an_automatic_reply(models: Models, policy: Policy) -> None:
+    decision = decide(models, policy, "Where is my order", "Hi, where is my order 4412? I was out of office last week.")
+    assert "ai_auto_reply" not in decision.tags
