@@ -20,7 +20,7 @@ from app.routing.prompts import PromptBook, TaskPrompt
 from app.routing.resilience import Breakers, RetryPolicy, call_model
 from app.routing.schemas import ALLOWED_INTENTS, Classification, Summary, validate
 from app.triage.decision import PRIORITIES, Decision, HandoffSummary, Stage
-from app.triage.escalation import AUTO_REPLY_TAG
+from app.triage.not_a_request import AUTO_REPLY_TAG, SPAM_TAG
 from app.triage.policy import Policy
 from app.triage.routing import priority_for, queue_for
 from app.triage.taxonomy import UNSURE
@@ -83,8 +83,8 @@ class Router:
 
     # ------------------------------------------------------------------ the whole refinement
     def refine(self, ticket: Ticket, local: Decision) -> Decision:
-        if AUTO_REPLY_TAG in local.tags and not local.escalate:
-            return local  # an out-of-office reply: nothing to classify or answer, no model spend
+        if {AUTO_REPLY_TAG, SPAM_TAG} & set(local.tags) and not local.escalate:
+            return local  # an out-of-office reply or cold outreach: nothing to classify or answer, no spend
         started = time.perf_counter()
         choice = self.choose(ticket, local)
         trace = [Stage("llm.route", 0.0, f"tier={choice.tier} ({choice.why})")]

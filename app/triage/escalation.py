@@ -12,7 +12,6 @@ from app.triage.thread import OfferExchange
 from app.triage.ticket import Ticket
 
 ESCALATED_TAG = "ai_escalated"
-AUTO_REPLY_TAG = "ai_auto_reply"  # out-of-office and other automatic replies: no draft, low priority
 
 
 @dataclass(frozen=True)

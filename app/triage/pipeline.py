@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from app.triage import draft as drafting
-from app.triage import escalation, handoff, note, routing
+from app.triage import escalation, handoff, not_a_request, note, routing
 from app.triage.bundle import Models
 from app.triage.decision import Decision, HandoffSummary, Stage
 from app.triage.pii import Redactor, placeholder_counts, restore
@@ -60,33 +60,6 @@ def _intent_text(subject: str, customer: list[str]) -> str:
     """Subject + first customer message, plus the latest one when the thread moved on."""
     parts = [subject] + customer[:1] + (customer[-1:] if len(customer) > 1 else [])
     return "\n".join(p for p in parts if p).strip()[:MAX_INTENT_CHARS]
-
-
-# Out-of-office and other automatic replies: answering them starts a mail loop, and nobody is waiting.
-_AUTO_REPLY = re.compile(
-    r"\b(?:out of (?:the )?office|automatic reply|auto-?reply|autoreply|auto reply|on annual leave|"
-    r"abwesenheitsnotiz|automatische antwort|nicht im büro|réponse automatique|absent du bureau|"
-    r"respuesta automática|fuera de la oficina|risposta automatica|fuori ufficio|resposta automática|"
-    r"ausente do escritório|automatisch antwoord|afwezigheidsbericht|niet op kantoor)\b|自動返信|不在通知",
-    re.IGNORECASE,
-)
-
-
-# In the body only first-person announcements count: "I was out of office last week" is a customer.
-_AUTO_REPLY_BODY = re.compile(
-    r"\b(?:this is an automat(?:ic|ed) (?:reply|response|message)|i am (?:currently )?out of (?:the )?office|"
-    r"i'm (?:currently )?out of (?:the )?office|i am (?:currently )?away (?:from|until)|"
-    r"ich bin (?:derzeit |zurzeit |bis .{1,30}?)?nicht im büro|je suis (?:actuellement )?absente?|"
-    r"estoy (?:actualmente )?fuera de la oficina|sono (?:attualmente )?fuori ufficio|"
-    r"estou (?:atualmente )?ausente|ik ben (?:momenteel )?(?:niet op kantoor|afwezig))",
-    re.IGNORECASE,
-)
-
-
-def _is_auto_reply(subject: str, customer: list[str]) -> bool:
-    """The subject says so, or the only customer message opens with an out-of-office announcement."""
-    opening = customer[0][:300] if len(customer) == 1 else ""
-    return bool(_AUTO_REPLY.search(subject) or (opening and _AUTO_REPLY_BODY.search(opening)))
 
 
 def _too_little_to_go_on(text: str) -> bool:
@@ -154,16 +127,16 @@ def run(ticket: Ticket, models: Models, policy: Policy) -> Decision:
         lambda r: ",".join(r) or "none",
     )
 
-    auto_reply = _is_auto_reply(subject, customer)
-    if auto_reply:  # only a human's own claim on the ticket still stands
+    noise = not_a_request.detect(subject, customer)
+    if noise:  # only a human's own claim on the ticket still stands
         reasons = [r for r in reasons if r in ("already_escalated", "human_agent_replied")]
     notes: list[str] = []
     draft: drafting.Draft | None = None
     draft_redacted: str | None = None
     restored_draft: str | None = None
-    if auto_reply and not reasons:
-        notes.append("Automatic reply (out of office or similar): no draft, so no mail loop. Close it or merge it.")
-    if not reasons and not auto_reply:
+    if noise and not reasons:
+        notes.append(noise.note)
+    if not reasons and not noise:
         low_confidence = confidence < policy.low_confidence_below
         hits = clock.time(
             "retrieve",
@@ -209,8 +182,8 @@ def run(ticket: Ticket, models: Models, policy: Policy) -> Decision:
         )
     has_native_draft = draft is not None and language in policy.draft_languages
     priority, priority_rule = routing.priority_for(policy, intent, emotion, escalate, reasons, language)
-    if auto_reply and not escalate:
-        priority, priority_rule = "low", "auto_reply"
+    if noise and not escalate:
+        priority, priority_rule = "low", noise.tag
     queue, queue_why = routing.queue_for(policy, intent, escalate, language, has_native_draft, reasons)
 
     tags = [f"intent__{intent}", f"sentiment__{sentiment}", f"language__{language}"]
@@ -218,8 +191,8 @@ def run(ticket: Ticket, models: Models, policy: Policy) -> Decision:
         tags.append(escalation.ESCALATED_TAG)
     if draft is not None and not draft.grounded:
         tags.append("ai_no_article")
-    if auto_reply:
-        tags.append(escalation.AUTO_REPLY_TAG)
+    if noise:
+        tags.append(noise.tag)
     fields: dict[str, object] = {
         "intent": intent,
         "sentiment": sentiment,

@@ -103,3 +103,11 @@ def test_automatic_replies_get_no_draft_and_wait_at_low_priority(models: Models,
 def test_a_customer_who_mentions_being_away_is_not_an_automatic_reply(models: Models, policy: Policy) -> None:
     decision = decide(models, policy, "Where is my order", "Hi, where is my order 4412? I was out of office last week.")
     assert "ai_auto_reply" not in decision.tags
+
+
+def test_cold_outreach_is_tagged_as_possible_spam_without_a_draft(models: Models, policy: Policy) -> None:
+    decision = decide(models, policy, "Partnership for your website",
+                      "Dear website owner, our SEO experts can get you to the first page of Google. Reply with YES for a free audit.")
+    assert "ai_possible_spam" in decision.tags and decision.draft is None and decision.priority == "low"
+    calm = decide(models, policy, "Marketing emails", "Please unsubscribe me from your newsletter, I get too many emails.")
+    assert "ai_possible_spam" not in calm.tags  # one cue is a customer asking for something
