@@ -36,6 +36,8 @@ LEGAL = ("legal_threat", "legal", ("high", "urgent"), "a legal threat or chargeb
         ("Rimborso", "Se non ricevo il rimborso contesto l'addebito con la banca e chiamo il mio avvocato.", LEGAL),
         ("返金", "返金されない場合は弁護士に相談します。", LEGAL),
         ("Refund", "Refund me by Friday or I'm filing a chargeback with my bank.", LEGAL),
+        ("Charged twice", "You charged my card twice for order #661020. Fix it today or I'll dispute it with my bank.", LEGAL),
+        ("Is this email from you?", "An email says my account closes unless I confirm my card at a link. Is this really from you?", TAKEOVER),
     ],
 )
 def test_takeovers_and_legal_threats_go_to_their_team_in_any_language(
