@@ -7,7 +7,6 @@ the note can carry the customer's personal data; the draft alone gets the origin
 from __future__ import annotations
 
 import re
-
 import time
 from collections.abc import Callable
 from typing import TypeVar
