@@ -107,6 +107,9 @@ def summarise(
         suggestion = _NEXT_AFTER_REJECTION.get(intent, f"a better remedy than {offer.offer}, within policy")
     elif sentiment == "angry" and "apolog" not in suggestion:
         suggestion += " + apology"
+    if "low_confidence" in reasons and not urgent and suggestion == _NEXT.get(intent, _NEXT["other"]):
+        # A guessed topic must not steer the agent ("confirm the cancellation" for a declined card).
+        suggestion = f"first check what the customer asks (the topic is a guess); if it is {topic_of(intent)}: {suggestion}"
     return HandoffSummary(
         issue=issue,
         sentiment=f"{sentiment} ({emotion:.2f})",

@@ -133,3 +133,10 @@ def test_an_accepted_offer_is_not_read_as_anger(models: Models, policy) -> None:
     )
     assert decision.reasons == ("offer_accepted",) and decision.sentiment != "angry" and decision.draft is None
     assert decision.handoff.suggestion == "do what was agreed (free replacement) and confirm it to the customer"
+
+
+def test_a_guessed_topic_does_not_steer_the_agent() -> None:
+    unsure = summarise("cancellation", "neutral", None, ["low_confidence"], 0.1)
+    assert unsure.suggestion.startswith("first check what the customer asks (the topic is a guess); if it is cancelling")
+    sure = summarise("cancellation", "neutral", None, ["intent_cancellation"], 0.1)
+    assert sure.suggestion.startswith("confirm the cancellation")
