@@ -105,11 +105,12 @@ def summarise(
         suggestion = f"do what was agreed ({offer.offer}) and confirm it to the customer"
     elif offer and offer.answer == "rejected":
         suggestion = _NEXT_AFTER_REJECTION.get(intent, f"a better remedy than {offer.offer}, within policy")
-    elif sentiment == "angry" and "apolog" not in suggestion:
-        suggestion += " + apology"
-    if "low_confidence" in reasons and not urgent and suggestion == _NEXT.get(intent, _NEXT["other"]):
-        # A guessed topic must not steer the agent ("confirm the cancellation" for a declined card).
-        suggestion = f"first check what the customer asks (the topic is a guess); if it is {topic_of(intent)}: {suggestion}"
+    else:
+        if "low_confidence" in reasons:
+            # A guessed topic must not steer the agent ("confirm the cancellation" for a declined card).
+            suggestion = f"first check what the customer asks (the topic is a guess); if it is {topic_of(intent)}: {suggestion}"
+        if sentiment == "angry" and "apolog" not in suggestion:
+            suggestion += " + apology"
     return HandoffSummary(
         issue=issue,
         sentiment=f"{sentiment} ({emotion:.2f})",

@@ -138,5 +138,7 @@ def test_an_accepted_offer_is_not_read_as_anger(models: Models, policy) -> None:
 def test_a_guessed_topic_does_not_steer_the_agent() -> None:
     unsure = summarise("cancellation", "neutral", None, ["low_confidence"], 0.1)
     assert unsure.suggestion.startswith("first check what the customer asks (the topic is a guess); if it is cancelling")
+    angry = summarise("cancellation", "angry", None, ["low_confidence", "angry_customer"], 0.9)
+    assert angry.suggestion.startswith("first check what the customer asks") and angry.suggestion.endswith("+ apology")
     sure = summarise("cancellation", "neutral", None, ["intent_cancellation"], 0.1)
     assert sure.suggestion.startswith("confirm the cancellation")
