@@ -48,9 +48,15 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def on_starting(server):  # noqa: ANN001, ANN201, ARG001
+def on_starting(server):  # noqa: ANN001, ANN201
     # Set in the master before any worker imports prometheus_client: the choice is made at import.
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir()
+    try:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir()
+    except OSError as exc:  # a read-only VAR_DIR must not stop the web process: a private temp dir will do
+        import tempfile
+
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gunicorn-metrics-")
+        server.log.warning("metrics directory unavailable (%s); using %s", exc, os.environ["PROMETHEUS_MULTIPROC_DIR"])
 
 
 def post_worker_init(worker):  # noqa: ANN001, ANN201, ARG001
@@ -67,5 +73,5 @@ def child_exit(server, worker):  # noqa: ANN001, ANN201, ARG001
 
 def on_exit(server):  # noqa: ANN001, ANN201, ARG001
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
-    if Path(directory).name.startswith("gunicorn-"):  # ours, not one the operator named
+    if Path(directory).name.startswith("gunicorn-"):  # ours (under VAR_DIR or a temp dir), not the operator's
         shutil.rmtree(directory, ignore_errors=True)

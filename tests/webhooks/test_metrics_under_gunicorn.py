@@ -33,3 +33,18 @@ def test_each_scrape_reports_the_webhooks_of_all_processes(settings, redis_serve
         assert 'triage_intake_seconds_count{provider="zendesk"} 30.0' in text
         assert 'triage_deliveries{provider="sandbox",status="queued"} 30.0' in text
     assert not list((settings.VAR_DIR / "metrics").glob("gunicorn-*"))  # the server removed its files on exit
+
+
+def test_a_read_only_var_dir_does_not_stop_the_web_process(settings, redis_server, tmp_path) -> None:  # noqa: ANN001
+    env = worker_env(settings, redis_server.url)
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    (settings.VAR_DIR / "metrics").write_text("a file where the metrics directory should be")
+    proc, url = start_gunicorn(env, tmp_path / "web.log", workers=2)
+    try:
+        body = json.dumps({"ticket_id": "900", "event": "created"}).encode()
+        assert requests.post(f"{url}/webhooks/zendesk", data=body, headers=zendesk_headers(TEST_SECRET, body), timeout=10).status_code == 202
+        assert 'triage_webhooks_total{provider="zendesk",result="accepted"} 1.0' in requests.get(f"{url}/metrics", timeout=5).text
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(15)
+    assert "metrics directory unavailable" in (tmp_path / "web.log").read_text()
