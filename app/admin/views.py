@@ -43,7 +43,8 @@ td,th{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left;vertical-alig
 .agent{background:#eef6ff}.bot{background:#fffbe6}.tag{background:#eee;border-radius:3px;padding:0 4px;margin-right:3px}</style>
 <h1>{{ title }}</h1>{{ body|safe }}"""
 
-DELIVERIES = """<p>{% for s, n in counts %}<b>{{ s }}</b>: {{ n }} &nbsp; {% endfor %}</p>
+DELIVERIES = """{% if flash %}<p class="{{ 'failed' if not flash_ok else '' }}"><b>{{ flash }}</b></p>{% endif %}
+<p>{% for s, n in counts %}<b>{{ s }}</b>: {{ n }} &nbsp; {% endfor %}</p>
 <table><tr><th>id</th><th>provider</th><th>ticket</th><th>event</th><th>status</th><th>attempts</th><th>intent</th>
 <th>priority</th><th>queue</th><th>escalated</th><th>ms</th><th>error</th><th></th></tr>
 {% for d, o in rows %}<tr class="{{ d.status }}"><td>{{ d.id }}</td><td>{{ d.provider }}</td><td>{{ d.ticket_id }}</td>
@@ -65,7 +66,13 @@ def dashboard():  # noqa: ANN202
             query = query.where(Delivery.status == status)
         rows = session.execute(query.limit(200)).all()
         counts = session.execute(select(Delivery.status, func.count()).group_by(Delivery.status)).all()
-    body = render_template_string(DELIVERIES, rows=rows, counts=counts, final=DeliveryStatus.FINAL)
+    replayed = request.args.get("replayed", type=int)
+    flash = ""
+    if replayed is not None:  # the result of the replay button, carried through its redirect
+        flash = (f"Delivery {replayed} is queued again." if request.args.get("ok") == "1"
+                 else f"Delivery {replayed} cannot be replayed: it is missing or still in flight.")
+    body = render_template_string(DELIVERIES, rows=rows, counts=counts, final=DeliveryStatus.FINAL, flash=flash,
+                                  flash_ok=request.args.get("ok") == "1")
     response = current_app.make_response(render_template_string(PAGE, title="Triage deliveries", body=body))
     if request.args.get("token"):
         response.set_cookie("admin_token", request.args["token"], httponly=True, samesite="Strict")
@@ -91,7 +98,7 @@ def replay_delivery(delivery_id: int):  # noqa: ANN201
     require_admin()
     ok = replay(current_app.config["SESSIONS"], delivery_id, current_app.config["ENQUEUE"])
     if request.accept_mimetypes.best == "text/html" or request.form:
-        return redirect(url_for("admin.dashboard"))
+        return redirect(url_for("admin.dashboard", replayed=delivery_id, ok=int(ok)))
     if not ok:
         return jsonify(error="not_replayable", message="delivery is missing or still in flight"), 409
     return jsonify(status="queued", delivery_id=delivery_id), 202

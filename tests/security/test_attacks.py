@@ -202,6 +202,24 @@ def test_admin_with_the_token_works(client, app, enqueued) -> None:  # noqa: ANN
     assert client.get("/admin", headers={"Authorization": f"bearer  {ADMIN_TOKEN}"}).status_code == 200  # scheme is case-insensitive
 
 
+def test_the_replay_button_says_what_happened(client, app, enqueued) -> None:  # noqa: ANN001
+    from sqlalchemy import update
+
+    from app.models import DeliveryStatus
+
+    auth = {"Authorization": f"Bearer {ADMIN_TOKEN}", "Accept": "text/html"}
+    page = client.post("/admin/deliveries/999/replay", data={"go": "1"}, headers=auth, follow_redirects=True)
+    assert page.status_code == 200 and b"Delivery 999 cannot be replayed" in page.data
+    timestamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    headers = {"X-Zendesk-Webhook-Signature-Timestamp": timestamp, "X-Zendesk-Webhook-Signature": sign(TEST_SECRET, timestamp, BODY)}
+    delivery_id = client.post("/webhooks/zendesk", data=BODY, headers=headers).json["delivery_id"]
+    with app.config["SESSIONS"]() as session:
+        session.execute(update(Delivery).where(Delivery.id == delivery_id).values(status=DeliveryStatus.FAILED))
+        session.commit()
+    page = client.post(f"/admin/deliveries/{delivery_id}/replay", data={"go": "1"}, headers=auth, follow_redirects=True)
+    assert f"Delivery {delivery_id} is queued again.".encode() in page.data and enqueued[-1] == delivery_id
+
+
 def test_production_without_admin_token_has_no_admin_at_all(var_dir, enqueued) -> None:  # noqa: ANN001
     from app.web import create_app
 
