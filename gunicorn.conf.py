@@ -20,17 +20,12 @@ def _metrics_dir() -> str:
     if configured:
         Path(configured).mkdir(parents=True, exist_ok=True)
         return configured
-    try:
-        from app.config import get_settings
+    from app.config import get_settings
 
-        root = Path(get_settings().VAR_DIR) / "metrics"
-    except Exception:  # bad settings: the workers stop the boot with the message; do not hide it here
-        import tempfile
-
-        root = Path(tempfile.gettempdir()) / "triage-metrics"
+    root = Path(get_settings().VAR_DIR) / "metrics"
     for stale in root.glob("gunicorn-*"):
-        pid = int(stale.name.rsplit("-", 1)[-1]) if stale.name.rsplit("-", 1)[-1].isdigit() else 0
-        if pid and not _alive(pid):
+        pid = stale.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
             shutil.rmtree(stale, ignore_errors=True)
     directory = root / f"gunicorn-{os.getpid()}"
     shutil.rmtree(directory, ignore_errors=True)
@@ -52,7 +47,7 @@ def on_starting(server):  # noqa: ANN001, ANN201
     # Set in the master before any worker imports prometheus_client: the choice is made at import.
     try:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir()
-    except OSError as exc:  # a read-only VAR_DIR must not stop the web process: a private temp dir will do
+    except Exception as exc:  # a read-only VAR_DIR, or bad settings (the workers stop with their message)
         import tempfile
 
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gunicorn-metrics-")

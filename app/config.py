@@ -191,15 +191,23 @@ class Settings(BaseSettings):
             raise ValueError("ZENDESK_SUBDOMAIN must be the bare subdomain, e.g. 'acme' for acme.zendesk.com")
         return self
 
+    @property
+    def salesforce_login(self) -> str:
+        """Which Salesforce login the settings describe ("" for none); integrations/salesforce.py logs in so."""
+        key = self.SALESFORCE_CONSUMER_KEY
+        if key and self.SALESFORCE_USERNAME and (self.SALESFORCE_PRIVATE_KEY or self.SALESFORCE_PRIVATE_KEY_FILE):
+            return "jwt"
+        if key and self.SALESFORCE_CONSUMER_SECRET and not self.SALESFORCE_PASSWORD:
+            return "client_credentials"
+        if self.SALESFORCE_USERNAME and self.SALESFORCE_PASSWORD:
+            return "password"
+        if self.SALESFORCE_ACCESS_TOKEN and self.SALESFORCE_INSTANCE_URL:
+            return "token"
+        return ""
+
     def _salesforce_problem(self) -> str:
         """What HELPDESK=salesforce lacks to log in and to receive Cases ("" when nothing)."""
-        login = (
-            (self.SALESFORCE_CONSUMER_KEY and self.SALESFORCE_USERNAME and (self.SALESFORCE_PRIVATE_KEY or self.SALESFORCE_PRIVATE_KEY_FILE))
-            or (self.SALESFORCE_CONSUMER_KEY and self.SALESFORCE_CONSUMER_SECRET)
-            or (self.SALESFORCE_USERNAME and self.SALESFORCE_PASSWORD)
-            or (self.SALESFORCE_ACCESS_TOKEN and self.SALESFORCE_INSTANCE_URL)
-        )
-        if not login:
+        if not self.salesforce_login:
             return (
                 "HELPDESK=salesforce but no login is configured: set SALESFORCE_CONSUMER_KEY + SALESFORCE_USERNAME + "
                 "SALESFORCE_PRIVATE_KEY(_FILE) (JWT bearer), SALESFORCE_CONSUMER_KEY + SALESFORCE_CONSUMER_SECRET "

@@ -69,7 +69,8 @@ class Credentials:
     def from_settings(cls, settings: Any) -> "Credentials":
         common = {"domain": settings.SALESFORCE_DOMAIN or "login", "instance_url": settings.SALESFORCE_INSTANCE_URL}
         key = settings.SALESFORCE_CONSUMER_KEY
-        if key and settings.SALESFORCE_USERNAME and (settings.SALESFORCE_PRIVATE_KEY or settings.SALESFORCE_PRIVATE_KEY_FILE):
+        method = settings.salesforce_login  # the one place that reads which login the settings describe
+        if method == "jwt":
             return cls(
                 "jwt",
                 username=settings.SALESFORCE_USERNAME,
@@ -78,9 +79,9 @@ class Credentials:
                 private_key_file=settings.SALESFORCE_PRIVATE_KEY_FILE,
                 **common,
             )
-        if key and settings.SALESFORCE_CONSUMER_SECRET and not settings.SALESFORCE_PASSWORD:
+        if method == "client_credentials":
             return cls("client_credentials", consumer_key=key, consumer_secret=settings.SALESFORCE_CONSUMER_SECRET, **common)
-        if settings.SALESFORCE_USERNAME and settings.SALESFORCE_PASSWORD:
+        if method == "password":
             return cls(
                 "password",
                 username=settings.SALESFORCE_USERNAME,
@@ -90,7 +91,7 @@ class Credentials:
                 consumer_secret=settings.SALESFORCE_CONSUMER_SECRET,
                 **common,
             )
-        if settings.SALESFORCE_ACCESS_TOKEN and settings.SALESFORCE_INSTANCE_URL:
+        if method == "token":
             return cls("token", access_token=settings.SALESFORCE_ACCESS_TOKEN, **common)
         raise IntegrationError(
             "Salesforce credentials are not configured: set SALESFORCE_CONSUMER_KEY + SALESFORCE_USERNAME + "
