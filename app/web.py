@@ -10,7 +10,7 @@ from app import metrics
 from app.config import Settings, get_settings
 from app.db import session_factory
 from app.logging import configure_logging
-from app.webhooks.common import BodyTooLarge
+from app.webhooks.http import Intake, Webhooks
 
 
 def create_app(settings: Settings | None = None, *, enqueue=None) -> Flask:  # noqa: ANN001
@@ -23,11 +23,11 @@ def create_app(settings: Settings | None = None, *, enqueue=None) -> Flask:  # n
         from workers.publish import RedisEnqueue
 
         enqueue = RedisEnqueue(lambda: redis_client(settings))
+    intake = Intake(settings, sessions, enqueue, zendesk_provider="sandbox" if settings.helpdesk_name == "sandbox" else "zendesk")
     app.config.update(
         SETTINGS=settings,
         SESSIONS=sessions,
         ENQUEUE=enqueue,
-        ZENDESK_PROVIDER="sandbox" if settings.helpdesk_name == "sandbox" else "zendesk",
         SECRET_KEY=settings.SECRET_KEY or settings.local_secret("secret_key"),
         MAX_CONTENT_LENGTH=None,  # checked per endpoint, so the error body is our JSON
     )
@@ -36,20 +36,19 @@ def create_app(settings: Settings | None = None, *, enqueue=None) -> Flask:  # n
     metrics.PIPELINE.bind(sessions)
 
     from app.admin.views import bp as admin_bp
-    from app.webhooks.zendesk import bp as zendesk_bp
+    from app.webhooks import salesforce, zendesk
 
-    app.register_blueprint(zendesk_bp)
     app.register_blueprint(admin_bp)
-    try:
-        from app.webhooks.salesforce import bp as salesforce_bp  # type: ignore[import-not-found]
-    except ImportError:
-        salesforce_bp = None
-    if salesforce_bp is not None:
-        app.register_blueprint(salesforce_bp)
-
-    @app.errorhandler(BodyTooLarge)
-    def _too_large(exc: BodyTooLarge):  # noqa: ANN202
-        return jsonify(error="too_large", message=str(exc)), 413
+    # The webhooks are answered before Flask sees the request (app/webhooks/http.py says why).
+    app.wsgi_app = Webhooks(  # type: ignore[method-assign]
+        app.wsgi_app,
+        intake,
+        {
+            "/webhooks/zendesk": zendesk.zendesk_webhook,
+            "/webhooks/salesforce": salesforce.salesforce_outbound_message,
+            "/webhooks/salesforce/json": salesforce.salesforce_callout,
+        },
+    )
 
     @app.errorhandler(404)
     def _not_found(_exc):  # noqa: ANN001, ANN202

@@ -1,16 +1,15 @@
-"""What every webhook view shares: body limits, signature rejection, intake and JSON answers."""
+"""What every webhook view shares: metrics, signature rejection, intake and JSON answers."""
 from __future__ import annotations
 
 import functools
-import json
 import time
 from typing import Callable
 
 import structlog
-from flask import Response, current_app, request
 from sqlalchemy.exc import OperationalError
 
 from app import metrics
+from app.webhooks.http import Intake, Reply, WebhookRequest, json_reply
 from app.webhooks.intake import IncomingEvent, accept
 from app.webhooks.signature import verify
 
@@ -44,61 +43,34 @@ def timed(provider: str) -> Callable:
     return decorate
 
 
-def answer(http_status: int, /, **fields: object) -> Response:
-    """A small JSON response, built without Flask's JSON provider round trip."""
-    return Response(json.dumps(fields), http_status, mimetype="application/json")
-
-
-def header(environ_key: str) -> str | None:
-    """A request header straight from the WSGI environ (`HTTP_X_...`): request.headers re-scans them all."""
-    return request.environ.get(environ_key)
-
-
-class BodyTooLarge(Exception):
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"body over {limit} bytes")
-        self.limit = limit
-
-
-def read_body(limit: int) -> bytes:
-    if request.content_length is not None and request.content_length > limit:
-        raise BodyTooLarge(limit)
-    body = request.stream.read(limit + 1)
-    if len(body) > limit:
-        raise BodyTooLarge(limit)
-    return body
-
-
-def error(status: int, code: str, message: str, *, provider: str) -> Response:
+def error(request: WebhookRequest, status: int, code: str, message: str, *, provider: str) -> Reply:
     count(provider, code)
     log.warning("webhook.rejected", provider=provider, code=code, status=status, remote=request.remote_addr)
-    return answer(status, error=code, message=message)
+    return json_reply(status, error=code, message=message)
 
 
-def verify_or_reject(provider: str, secret: str, timestamp: str | None, signature: str | None, body: bytes):  # noqa: ANN201
-    result = verify(
-        secret, timestamp, signature, body, tolerance_seconds=current_app.config["SETTINGS"].WEBHOOK_TOLERANCE_SECONDS
-    )
+def verify_or_reject(
+    request: WebhookRequest, intake: Intake, provider: str, secret: str, timestamp: str | None, signature: str | None, body: bytes
+) -> Reply | None:
+    result = verify(secret, timestamp, signature, body, tolerance_seconds=intake.settings.WEBHOOK_TOLERANCE_SECONDS)
     if result.ok:
         return None
-    return error(401, result.reason, "signature verification failed", provider=provider)
+    return error(request, 401, result.reason, "signature verification failed", provider=provider)
 
 
-def intake_response(provider: str, incoming: IncomingEvent | None, *, skipped: str = ""):  # noqa: ANN201
+def intake_response(intake: Intake, provider: str, incoming: IncomingEvent | None, *, skipped: str = "") -> Reply:
     if incoming is None:
         count(provider, f"skipped_{skipped}")
-        return answer(200, status="skipped", reason=skipped)
+        return json_reply(200, status="skipped", reason=skipped)
     try:
-        accepted = accept(current_app.config["SESSIONS"], incoming, current_app.config["ENQUEUE"])
+        accepted = accept(intake.sessions, incoming, intake.enqueue)
     except OperationalError as exc:
         # Database locked or down: 503 makes the helpdesk retry later, and nothing was half-written.
         log.error("webhook.db_unavailable", provider=provider, error=str(exc)[:200])
         count(provider, "db_unavailable")
-        response = answer(503, error="unavailable", message="storage unavailable, retry later")
-        response.headers["Retry-After"] = "5"
-        return response
+        return json_reply(503, (("Retry-After", "5"),), error="unavailable", message="storage unavailable, retry later")
     if not accepted.created:
         count(provider, "duplicate")
-        return answer(200, status="duplicate", delivery_id=accepted.delivery_id)
+        return json_reply(200, status="duplicate", delivery_id=accepted.delivery_id)
     count(provider, "accepted")
-    return answer(202, status="queued" if accepted.queued else "stored", delivery_id=accepted.delivery_id)
+    return json_reply(202, status="queued" if accepted.queued else "stored", delivery_id=accepted.delivery_id)

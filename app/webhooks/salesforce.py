@@ -15,13 +15,11 @@ from xml.etree.ElementTree import Element, ParseError, tostring
 import structlog
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
-from flask import Blueprint, Response, current_app, jsonify, request
-
 from app import metrics
-from app.webhooks.common import BodyTooLarge, error, read_body, timed, verify_or_reject
+from app.webhooks.common import error, timed, verify_or_reject
+from app.webhooks.http import BodyTooLarge, Intake, Reply, WebhookRequest, json_reply
 from app.webhooks.intake import Accepted, IncomingEvent, accept
 
-bp = Blueprint("salesforce_webhooks", __name__)
 log = structlog.get_logger("webhooks")
 
 PROVIDER = "salesforce"
@@ -115,17 +113,19 @@ def parse_outbound_message(body: bytes) -> OutboundMessage:
     return OutboundMessage(organization_id, _text(message, f"{{{OUTBOUND}}}ActionId"), tuple(notifications))
 
 
-def store_all(events: list[IncomingEvent]) -> list[Accepted]:
+def store_all(intake: Intake, events: list[IncomingEvent]) -> list[Accepted]:
     """Store every event (each commit is durable) before anyone is told they are safe.
 
     A failure part-way raises: the sender retries the whole batch, and the ones already stored collapse
     on their dedupe key.
     """
-    sessions, enqueue = current_app.config["SESSIONS"], current_app.config["ENQUEUE"]
-    return [accept(sessions, event, enqueue) for event in events]
+    return [accept(intake.sessions, event, intake.enqueue) for event in events]
 
 
-def _soap_fault(status: int, code: str, message: str) -> Response:
+XML = "text/xml; charset=utf-8"
+
+
+def _soap_fault(request: WebhookRequest, status: int, code: str, message: str) -> Reply:
     metrics.WEBHOOKS.labels(provider=PROVIDER, result=code).inc()
     log.warning("webhook.rejected", provider=PROVIDER, code=code, status=status, remote=request.remote_addr)
     body = (
@@ -133,42 +133,38 @@ def _soap_fault(status: int, code: str, message: str) -> Response:
         f"<soapenv:Fault><faultcode>soapenv:{'Client' if status < 500 else 'Server'}</faultcode>"
         f"<faultstring>{code}: {message}</faultstring></soapenv:Fault></soapenv:Body></soapenv:Envelope>"
     )
-    response = Response(body, status=status, content_type="text/xml; charset=utf-8")
-    if status == 503:
-        response.headers["Retry-After"] = "30"
-    return response
+    return Reply(status, body.encode(), XML, (("Retry-After", "30"),) if status == 503 else ())
 
 
-def _is_own_write(last_modified_by: str) -> bool:
-    api_user = current_app.config["SETTINGS"].SALESFORCE_API_USER_ID
+def _is_own_write(intake: Intake, last_modified_by: str) -> bool:
+    api_user = intake.settings.SALESFORCE_API_USER_ID
     return bool(api_user and last_modified_by and last_modified_by[:15] == api_user[:15])
 
 
-@bp.post("/webhooks/salesforce")
 @timed(PROVIDER)
-def salesforce_outbound_message() -> Response:
-    settings = current_app.config["SETTINGS"]
+def salesforce_outbound_message(request: WebhookRequest, intake: Intake) -> Reply:
+    settings = intake.settings
     token = settings.SALESFORCE_OUTBOUND_TOKEN
-    if token and not hmac.compare_digest(request.args.get("token", "").encode(), token.encode()):
-        return _soap_fault(401, "bad_token", "the endpoint URL must carry the configured ?token=")
+    if token and not hmac.compare_digest(request.query("token").encode(), token.encode()):
+        return _soap_fault(request, 401, "bad_token", "the endpoint URL must carry the configured ?token=")
     try:
-        body = read_body(settings.SALESFORCE_MAX_MESSAGE_BYTES)
+        body = request.body(settings.SALESFORCE_MAX_MESSAGE_BYTES)
     except BodyTooLarge:  # a fault Salesforce shows in its Outbound Message queue, not our JSON
-        return _soap_fault(413, "too_large", f"message over {settings.SALESFORCE_MAX_MESSAGE_BYTES} bytes")
+        return _soap_fault(request, 413, "too_large", f"message over {settings.SALESFORCE_MAX_MESSAGE_BYTES} bytes")
     try:
         message = parse_outbound_message(body)
     except BadMessage as exc:
-        return _soap_fault(400, "bad_payload", str(exc))
+        return _soap_fault(request, 400, "bad_payload", str(exc))
     if not settings.SALESFORCE_ORG_ID:
-        return _soap_fault(403, "org_not_configured", "set SALESFORCE_ORG_ID to accept Outbound Messages")
+        return _soap_fault(request, 403, "org_not_configured", "set SALESFORCE_ORG_ID to accept Outbound Messages")
     if not same_org(settings.SALESFORCE_ORG_ID, message.organization_id):
-        return _soap_fault(403, "wrong_org", "OrganizationId does not match SALESFORCE_ORG_ID")
+        return _soap_fault(request, 403, "wrong_org", "OrganizationId does not match SALESFORCE_ORG_ID")
     events = []
     for notification in message.notifications:
         if not notification.case_id:
             log.info("webhook.ignored", provider=PROVIDER, sobject=notification.sobject_type, notification=notification.id)
             metrics.WEBHOOKS.labels(provider=PROVIDER, result="ignored").inc()
-        elif _is_own_write(notification.last_modified_by):
+        elif _is_own_write(intake, notification.last_modified_by):
             metrics.WEBHOOKS.labels(provider=PROVIDER, result="skipped_loop_guard").inc()
         else:
             events.append(
@@ -183,13 +179,13 @@ def salesforce_outbound_message() -> Response:
                 )
             )
     try:
-        accepted = store_all(events)
+        accepted = store_all(intake, events)
     except Exception as exc:  # storage down or locked: no Ack, so Salesforce sends the message again
         log.error("webhook.store_failed", provider=PROVIDER, error=str(exc)[:200])
-        return _soap_fault(503, "unavailable", "storage unavailable, retry later")
+        return _soap_fault(request, 503, "unavailable", "storage unavailable, retry later")
     for result in accepted:
         metrics.WEBHOOKS.labels(provider=PROVIDER, result="accepted" if result.created else "duplicate").inc()
-    return Response(ACK, status=200, content_type="text/xml; charset=utf-8")
+    return Reply(200, ACK.encode(), XML)
 
 
 def parse_callout(body: bytes) -> tuple[str, list[dict]]:
@@ -210,26 +206,25 @@ def parse_callout(body: bytes) -> tuple[str, list[dict]]:
     return str(payload.get("organizationId") or ""), cases
 
 
-@bp.post("/webhooks/salesforce/json")
 @timed(PROVIDER)
-def salesforce_callout():  # noqa: ANN201
-    settings = current_app.config["SETTINGS"]
-    body = read_body(settings.SALESFORCE_MAX_MESSAGE_BYTES)
+def salesforce_callout(request: WebhookRequest, intake: Intake) -> Reply:
+    settings = intake.settings
+    body = request.body(settings.SALESFORCE_MAX_MESSAGE_BYTES)
     rejected = verify_or_reject(
-        PROVIDER, settings.SALESFORCE_WEBHOOK_SECRET, request.headers.get(TIMESTAMP_HEADER), request.headers.get(SIGNATURE_HEADER), body
+        request, intake, PROVIDER, settings.SALESFORCE_WEBHOOK_SECRET, request.header(TIMESTAMP_HEADER), request.header(SIGNATURE_HEADER), body
     )
     if rejected:
         return rejected
     try:
         organization_id, cases = parse_callout(body)
     except BadMessage as exc:
-        return error(400, "bad_payload", str(exc), provider=PROVIDER)
+        return error(request, 400, "bad_payload", str(exc), provider=PROVIDER)
     if organization_id and settings.SALESFORCE_ORG_ID and not same_org(settings.SALESFORCE_ORG_ID, organization_id):
-        return error(403, "wrong_org", "organizationId does not match SALESFORCE_ORG_ID", provider=PROVIDER)
+        return error(request, 403, "wrong_org", "organizationId does not match SALESFORCE_ORG_ID", provider=PROVIDER)
     account_id = organization_id or settings.SALESFORCE_ORG_ID
     events = []
     for case in cases:
-        if _is_own_write(str(case.get("lastModifiedById") or "")):
+        if _is_own_write(intake, str(case.get("lastModifiedById") or "")):
             continue
         case_id, event = str(case["caseId"]), str(case.get("event") or "updated")[:40]
         incoming = IncomingEvent(PROVIDER, account_id, case_id, event, "", str(case.get("eventId") or "")[:100], json.dumps(case, sort_keys=True).encode())
@@ -242,16 +237,14 @@ def salesforce_callout():  # noqa: ANN201
         events.append(replace(incoming, dedupe_key=key))
     if not events:
         metrics.WEBHOOKS.labels(provider=PROVIDER, result="skipped_loop_guard").inc()
-        return jsonify(status="skipped", reason="loop_guard"), 200
+        return json_reply(200, status="skipped", reason="loop_guard")
     try:
-        accepted = store_all(events)
+        accepted = store_all(intake, events)
     except Exception as exc:
         log.error("webhook.store_failed", provider=PROVIDER, error=str(exc)[:200])
-        response = jsonify(error="unavailable", message="storage unavailable, retry later")
-        response.headers["Retry-After"] = "5"
-        return response, 503
+        return json_reply(503, (("Retry-After", "5"),), error="unavailable", message="storage unavailable, retry later")
     created = [a for a in accepted if a.created]
     metrics.WEBHOOKS.labels(provider=PROVIDER, result="accepted" if created else "duplicate").inc()
-    return jsonify(
-        status="queued" if created else "duplicate", delivery_ids=[a.delivery_id for a in accepted]
-    ), (202 if created else 200)
+    return json_reply(
+        202 if created else 200, status="queued" if created else "duplicate", delivery_ids=[a.delivery_id for a in accepted]
+    )

@@ -11,13 +11,10 @@ import json
 import re
 from dataclasses import dataclass
 
-from flask import Blueprint, current_app
-
 from app.triage.ticket import LOOP_GUARD_TAG
-from app.webhooks.common import error, header, intake_response, read_body, timed, verify_or_reject
+from app.webhooks.common import error, intake_response, timed, verify_or_reject
+from app.webhooks.http import Intake, Reply, WebhookRequest
 from app.webhooks.intake import IncomingEvent
-
-bp = Blueprint("zendesk_webhooks", __name__)
 
 _TICKET_ID_RE = re.compile(rb'"ticket_id"\s*:\s*"?\s*(\d{1,19})')
 
@@ -114,35 +111,36 @@ def dedupe_key(event: ZendeskEvent, invocation_id: str, body_hash: str) -> str:
     return f"body:{body_hash}"
 
 
-@bp.post("/webhooks/zendesk")
 @timed("zendesk")
-def zendesk_webhook():
-    settings = current_app.config["SETTINGS"]
-    body = read_body(settings.MAX_WEBHOOK_BYTES)
+def zendesk_webhook(request: WebhookRequest, intake: Intake) -> Reply:
+    settings = intake.settings
+    body = request.body(settings.MAX_WEBHOOK_BYTES)
     rejected = verify_or_reject(
+        request,
+        intake,
         "zendesk",
         settings.webhook_secret,
-        header("HTTP_X_ZENDESK_WEBHOOK_SIGNATURE_TIMESTAMP"),
-        header("HTTP_X_ZENDESK_WEBHOOK_SIGNATURE"),
+        request.header("X-Zendesk-Webhook-Signature-Timestamp"),
+        request.header("X-Zendesk-Webhook-Signature"),
         body,
     )
     if rejected:
         return rejected
     event = parse_event(body)
     if event is None:
-        return error(400, "bad_payload", "body must be JSON with a numeric ticket_id", provider="zendesk")
+        return error(request, 400, "bad_payload", "body must be JSON with a numeric ticket_id", provider="zendesk")
     bot_user = settings.ZENDESK_BOT_USER_ID
     if (bot_user and event.actor_id == bot_user) or (event.kind == "created" and LOOP_GUARD_TAG in event.tags):
         # Caused by our own write-back: acknowledge so Zendesk does not retry, but do nothing.
-        return intake_response("zendesk", None, skipped="loop_guard")
-    invocation_id = header("HTTP_X_ZENDESK_WEBHOOK_INVOCATION_ID") or ""
+        return intake_response(intake, "zendesk", None, skipped="loop_guard")
+    invocation_id = request.header("X-Zendesk-Webhook-Invocation-Id") or ""
     incoming = IncomingEvent(
-        provider=current_app.config["ZENDESK_PROVIDER"],
-        account_id=header("HTTP_X_ZENDESK_ACCOUNT_ID") or "",
+        provider=intake.zendesk_provider,
+        account_id=request.header("X-Zendesk-Account-Id") or "",
         ticket_id=event.ticket_id,
         event_kind=event.kind,
         dedupe_key=dedupe_key(event, invocation_id, hashlib.sha256(body).hexdigest()),
         invocation_id=invocation_id,
         body=body,
     )
-    return intake_response("zendesk", incoming)
+    return intake_response(intake, "zendesk", incoming)
