@@ -249,7 +249,12 @@ class Settings(BaseSettings):
             self.VAR_DIR.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
             tmp.write_text(secrets.token_urlsafe(32))
-            os.replace(tmp, path) if not path.exists() else tmp.unlink()
+            try:  # a link never replaces: of two processes starting at once, both read the first one's secret
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
         return path.read_text().strip()
 
 

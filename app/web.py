@@ -23,7 +23,9 @@ def create_app(settings: Settings | None = None, *, enqueue=None) -> Flask:  # n
         from workers.publish import RedisEnqueue
 
         enqueue = RedisEnqueue(lambda: redis_client(settings))
-    intake = Intake(settings, sessions, enqueue, zendesk_provider="sandbox" if settings.helpdesk_name == "sandbox" else "zendesk")
+    intake = Intake(
+        settings, sessions, enqueue, "sandbox" if settings.helpdesk_name == "sandbox" else "zendesk", settings.webhook_secret
+    )
     app.config.update(
         SETTINGS=settings,
         SESSIONS=sessions,

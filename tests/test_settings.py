@@ -54,3 +54,12 @@ def test_the_triage_command_refuses_to_start_and_says_why(tmp_path: Path) -> Non
     assert run.returncode == 2
     assert "Invalid configuration" in run.stderr and "no login is configured" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_a_local_secret_made_at_the_same_time_elsewhere_is_kept(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    settings = load_settings(VAR_DIR=tmp_path)
+    (tmp_path / ".webhook_secret").write_text("the other process's secret")
+    # This process looked before the other one wrote: it makes its own, and must not replace the first.
+    monkeypatch.setattr(Path, "exists", lambda self: False)
+    assert settings.local_secret("webhook_secret") == "the other process's secret"
+    assert [p.name for p in tmp_path.iterdir()] == [".webhook_secret"]  # no temp file left behind

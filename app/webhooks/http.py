@@ -42,6 +42,7 @@ class Intake:
     sessions: sessionmaker[Session]
     enqueue: Callable[[int], None]
     zendesk_provider: str  # "sandbox" when the sandbox desk stands in for Zendesk
+    zendesk_secret: str  # settings.webhook_secret, read once: the embedded default keeps it in a file
 
 
 @dataclass(frozen=True)

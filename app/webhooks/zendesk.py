@@ -119,7 +119,7 @@ def zendesk_webhook(request: WebhookRequest, intake: Intake) -> Reply:
         request,
         intake,
         "zendesk",
-        settings.webhook_secret,
+        intake.zendesk_secret,
         request.header("X-Zendesk-Webhook-Signature-Timestamp"),
         request.header("X-Zendesk-Webhook-Signature"),
         body,
