@@ -48,3 +48,14 @@ def test_missing_table_is_an_operational_error_not_a_crash(var_dir) -> None:  # 
     sessions = session_factory(f"sqlite:///{var_dir / 'never-migrated.db'}")
     with pytest.raises(OperationalError):
         accept(sessions, event("ticket:1:created", "1"), lambda _id: None)
+
+
+@pytest.mark.parametrize("value", [datetime(2026, 12, 2, 6, 1, 2, 123), datetime(2026, 12, 2, 6, 1, 2), None])
+def test_datetimes_are_written_as_sqlalchemy_writes_them(value) -> None:  # noqa: ANN001
+    from sqlalchemy.dialects import sqlite
+
+    from app.webhooks.intake import datetime_text
+
+    dialect = sqlite.dialect()
+    orm = Delivery.__table__.c.received_at.type.dialect_impl(dialect).bind_processor(dialect)
+    assert datetime_text(value) == orm(value)
