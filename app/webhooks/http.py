@@ -126,12 +126,14 @@ class Webhooks:
             reply = json_reply(405, (("Allow", "OPTIONS, POST"),), error="method_not_allowed", message="method not allowed")
         headers = [("Content-Type", reply.content_type), ("Content-Length", str(len(reply.body))), *reply.headers]
         start_response(f"{reply.status} {HTTP_STATUS_CODES.get(reply.status, 'Unknown')}", headers)
-        return [reply.body]
+        return [] if method == "HEAD" else [reply.body]  # HEAD: the headers a GET would get, no body
 
     def _answer(self, view: View, environ: dict) -> Reply:
         try:
             return view(WebhookRequest(environ), self.intake)
         except BodyTooLarge as exc:
+            log.warning("webhook.rejected", path=environ.get("PATH_INFO"), code="too_large", status=413,
+                        remote=environ.get("REMOTE_ADDR"), limit=exc.limit)
             return json_reply(413, error="too_large", message=str(exc))
         except Exception:  # a bug, not bad input: logged with its traceback, and the sender retries
             log.exception("webhook.crashed", path=environ.get("PATH_INFO"))

@@ -25,6 +25,8 @@ def test_other_methods_on_a_webhook_path_are_405_and_options_lists_post(client) 
     assert response.status_code == 405 and response.json["error"] == "method_not_allowed"
     assert response.headers["Allow"] == "OPTIONS, POST"
     assert client.options(URL).headers["Allow"] == "OPTIONS, POST"
+    head = client.head(URL)
+    assert head.status_code == 405 and head.data == b""  # no body on a HEAD, whatever the status
 
 
 def test_paths_that_are_not_webhooks_reach_flask(client) -> None:  # noqa: ANN001
