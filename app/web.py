@@ -24,7 +24,11 @@ def create_app(settings: Settings | None = None, *, enqueue=None) -> Flask:  # n
 
         enqueue = RedisEnqueue(lambda: redis_client(settings))
     intake = Intake(
-        settings, sessions, enqueue, "sandbox" if settings.helpdesk_name == "sandbox" else "zendesk", settings.webhook_secret
+        settings=settings,
+        sessions=sessions,
+        enqueue=enqueue,
+        zendesk_provider="sandbox" if settings.helpdesk_name == "sandbox" else "zendesk",
+        zendesk_secret=settings.webhook_secret,
     )
     app.config.update(
         SETTINGS=settings,

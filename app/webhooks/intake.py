@@ -9,10 +9,10 @@ SQLAlchemy's Core path cost ~115 µs. Other databases use one compiled Core INSE
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import sqlite3
 import time
+import weakref
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
@@ -83,10 +83,16 @@ def accept(sessions: sessionmaker[Session], event: IncomingEvent, enqueue: Enque
     return Accepted(delivery_id, created=True, queued=True)
 
 
-@functools.lru_cache(maxsize=64)
+_SQLITE_PATHS: weakref.WeakKeyDictionary[Engine, str | None] = weakref.WeakKeyDictionary()
+
+
 def _sqlite_path(engine: Engine) -> str | None:
     # Rendering the engine's URL took longer than the INSERT's own Python work: once per engine.
-    return sqlite_file(str(engine.url))
+    try:
+        return _SQLITE_PATHS[engine]
+    except KeyError:
+        path = _SQLITE_PATHS[engine] = sqlite_file(str(engine.url))
+        return path
 
 
 def _row(event: IncomingEvent, now: datetime) -> dict:
