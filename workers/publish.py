@@ -35,10 +35,14 @@ _UUID_VERSION_4 = (4 << 76) | (0b10 << 62)  # the version nibble and the RFC 412
 _UUID_RANDOM_BITS = ~((0xF << 76) | (0b11 << 62))
 
 
+def _arguments(delivery_id: object) -> str:
+    """The task's (args, kwargs, embed) triple, as the message body carries it."""
+    return json.dumps([[delivery_id], {}, {"callbacks": None, "errbacks": None, "chain": None, "chord": None}])
+
+
 def _envelope(delivery_id: object, task_id: str, origin: str, delivery_tag: str) -> dict:
-    body = json.dumps([[delivery_id], {}, {"callbacks": None, "errbacks": None, "chain": None, "chord": None}])
     return {
-        "body": base64.b64encode(body.encode()).decode(),
+        "body": base64.b64encode(_arguments(delivery_id).encode()).decode(),
         "content-encoding": "utf-8",
         "content-type": "application/json",
         "headers": {
@@ -56,18 +60,18 @@ def _envelope(delivery_id: object, task_id: str, origin: str, delivery_tag: str)
 
 
 # The envelope serialised once with named holes, filled by %-formatting per message: two json.dumps, a
-# base64 and two kernel-random uuids took ~40 µs of each webhook's time, the filled template ~3 µs.
-_BODY_HEAD, _BODY_TAIL = json.dumps([["@ID@"], {}, {"callbacks": None, "errbacks": None, "chain": None, "chord": None}]).split('"@ID@"')
+# base64 and two kernel-random uuids took ~40 µs of each webhook's time, the filled template ~8 µs.
+_BODY_HEAD, _BODY_TAIL = _arguments("@ID@").split('"@ID@"')
 _TEMPLATE = (
     json.dumps(_envelope("@ID@", "@TASK@", "@ORIGIN@", "@TAG@"))
     .replace("%", "%%")
-    .replace(base64.b64encode(f"{_BODY_HEAD}\"@ID@\"{_BODY_TAIL}".encode()).decode(), "%(body)s")
+    .replace(base64.b64encode(_arguments("@ID@").encode()).decode(), "%(body)s")
     .replace('"[@ID@]"', '"[%(id)d]"')
     .replace("@TASK@", "%(task)s")
     .replace("@ORIGIN@", "%(origin)s")
     .replace("@TAG@", "%(tag)s")
 )
-assert _TEMPLATE.count("%(") == 7 and "@" not in _TEMPLATE.replace("%(", ""), "the envelope changed shape"
+assert _TEMPLATE.count("%(") == 7 and "@" not in _TEMPLATE, "the envelope changed shape"
 
 
 def task_message(delivery_id: int, origin: str) -> bytes:
@@ -95,9 +99,11 @@ class RedisEnqueue:
         _LIVE.add(self)
 
     def _forget(self) -> None:
-        # A connection must not be shared across a fork: the child makes its own.
+        # A connection must not be shared across a fork: the child makes its own. A fresh lock too, in
+        # case another thread of the parent held it at the fork.
         self._client = None
         self._local = threading.local()
+        self._lock = threading.Lock()
         self.origin = f"web{os.getpid()}@{socket.gethostname()}"
 
     def _connection(self) -> redis.connection.AbstractConnection:

@@ -12,7 +12,7 @@ bottom and a test can call it with a fake intake.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterable
 from urllib.parse import parse_qs
 
@@ -50,7 +50,7 @@ class Reply:
     status: int
     body: bytes
     content_type: str = JSON
-    headers: tuple[tuple[str, str], ...] = field(default=())
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 def json_reply(status: int, /, headers: tuple[tuple[str, str], ...] = (), **fields: object) -> Reply:

@@ -67,3 +67,12 @@ def test_a_forked_child_pushes_on_a_connection_of_its_own(redis_server) -> None:
     enqueue(3)  # the parent's connection was not shut down by the child
     ids = sorted(json.loads(base64.b64decode(json.loads(m)["body"]))[0][0] for m in client.lrange(QUEUE, 0, -1))
     assert ids == [1, 2, 3]
+
+
+def test_the_filled_template_is_the_envelope_built_field_by_field() -> None:
+    from workers.publish import _envelope, task_message
+
+    message = json.loads(task_message(1234567, 'web7@host"with-quote'))
+    ids = message["headers"]["id"], message["properties"]["delivery_tag"]
+    assert message == _envelope(1234567, ids[0], 'web7@host"with-quote', ids[1])
+    assert message["headers"]["root_id"] == message["properties"]["correlation_id"] == ids[0] != ids[1]
