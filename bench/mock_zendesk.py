@@ -2,7 +2,7 @@
 so an in-process HTTP mock cannot reach it).
 
 It speaks the slice of the Support API the worker uses, in the recorded shapes (ticket, comments with
-cursor meta, users/show_many, PUT with safe_update -> 409 on a stale updated_stamp), records every PUT,
+cursor meta and sideloaded users, users/show_many, PUT with safe_update -> 409 on a stale updated_stamp), records every PUT,
 and injects faults on demand: `POST /_mock/faults {"PUT": [429, 409, 500, "reset", "timeout", "late"]}` makes
 the next PUTs answer those in order ("late" applies the PUT but never answers: the write landed, the response
 was lost). `POST /_mock/storm {"seconds": 8, "rate": 0.5, "faults": [429, 500, "reset"], "methods": ["PUT"]}`
@@ -201,8 +201,12 @@ class Handler(BaseHTTPRequestHandler):
             comments = desk.comments.get(int(m.group(1)))
             if comments is None:
                 return self._send(404, {"error": "RecordNotFound", "description": "Not found"})
-            return self._send(200, {"comments": comments, "meta": {"has_more": False, "after_cursor": None, "before_cursor": None},
-                                    "links": {"prev": None, "next": None}})
+            page = {"comments": comments, "meta": {"has_more": False, "after_cursor": None, "before_cursor": None},
+                    "links": {"prev": None, "next": None}}
+            if "users" in ",".join(parse_qs(url.query).get("include", [])).split(","):  # the authors, sideloaded
+                authors = dict.fromkeys(c["author_id"] for c in comments)
+                page["users"] = [desk.users[a] for a in authors if a in desk.users]
+            return self._send(200, page)
         if url.path == "/api/v2/users/show_many.json":
             ids = [int(i) for i in ",".join(parse_qs(url.query).get("ids", [""])).split(",") if i]
             return self._send(200, {"users": [desk.users[i] for i in ids if i in desk.users]})

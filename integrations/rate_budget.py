@@ -20,6 +20,13 @@ from requests.adapters import HTTPAdapter
 from app.ports import IntegrationError
 from integrations.http_errors import parse_retry_after
 
+# One unit of this minute's window, and the pause a 429 set: one round trip per API call (a MULTI
+# pipeline of GET, INCR, EXPIRE cost twice the client CPU). The window key outlives its minute a little.
+_TAKE = """
+local used = redis.call('INCR', KEYS[1])
+if used == 1 then redis.call('EXPIRE', KEYS[1], 120) end
+return {used, redis.call('GET', KEYS[2]) or ''}
+"""
 # Atomically: if the next start is still ahead, say how far; else take this start and move the next one
 # `delay` seconds on. One key per org, on the wall clock (shared by processes on different hosts).
 _RESERVE = """
@@ -42,6 +49,7 @@ class RateBudget:
         self.client = client
         self.account_key = account_key
         self.per_minute = per_minute
+        self._take = client.register_script(_TAKE)
         self._pause = client.register_script(_BLOCK)
         self.refusal = ""  # why the last take() said wait, for the error an admin reads
 
@@ -49,16 +57,11 @@ class RateBudget:
         """Spend one call. Returns None if allowed, else the seconds until the next window (or pause end)."""
         now = time.time() if now is None else now
         window = int(now // 60)
-        key = f"triage:rate:{self.account_key}:{window}"
         try:
-            pipe = self.client.pipeline()
-            pipe.get(self._pause_key)
-            pipe.incr(key)
-            pipe.expire(key, 120)
-            paused_until, used, _ = pipe.execute()
+            used, paused_until = self._take(keys=[f"triage:rate:{self.account_key}:{window}", self._pause_key])
         except redis.RedisError:
             return None  # no shared budget without Redis: the provider's own 429 still protects us
-        if paused_until is not None and float(paused_until) > now:
+        if paused_until and float(paused_until) > now:
             self.refusal = "the account answered 429"
             return float(paused_until) - now
         if used > self.per_minute:

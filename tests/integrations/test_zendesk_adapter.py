@@ -59,9 +59,40 @@ def test_fetch_reads_ticket_thread_and_requester(desk) -> None:  # noqa: ANN001
     assert ticket.updated_stamp == raw["updated_at"]
     assert ticket.comments and ticket.comments[0].author_role == "customer"
     assert ticket.requester_name == "Jo Requester" and ticket.requester_locale == "en-US"
-    # One GET each, no cache, and authenticated with the API token.
-    assert [c.request.method for c in responses.calls] == ["GET", "GET", "GET"]
+    # One GET each (the recorded comments came without sideloaded users, so they are asked for apart), no
+    # cache, and authenticated with the API token.
+    assert [c.request.url.split("?")[0].rsplit("/", 1)[-1] for c in responses.calls] == ["33.json", "comments.json", "show_many.json"]
     assert responses.calls[0].request.headers["Authorization"].startswith("Basic ")
+
+
+@responses.activate
+def test_fetch_reads_sideloaded_authors_and_follows_cursor_pages(desk) -> None:  # noqa: ANN001
+    """Two GETs when Zendesk sideloads the authors; every page of the thread, even from the host the links name."""
+    from responses import matchers
+
+    session = cassette("TestAttachmentUpload.test_redact_attachment-upload-single")
+    ticket = next(i for i in session if i.method == "POST" and i.uri.endswith("/tickets.json")).json()["ticket"]
+    first = next(i for i in session if "comments.json" in i.uri).json()
+    author = first["comments"][0]["author_id"]
+    first["meta"]["has_more"] = True  # the recorded link points at the recording's own host
+    first["users"] = [{"id": author, "name": "Jo Requester", "role": "end-user", "locale": "de"}]
+    after = first["meta"]["after_cursor"]
+    agent = {"id": 6130907990001, "name": "Ana Agent", "role": "agent"}
+    reply = {**first["comments"][0], "id": 2, "author_id": agent["id"], "plain_body": "Refund sent.", "body": "Refund sent."}
+    second = {"comments": [reply], "users": [agent], "meta": {"has_more": False}, "links": {"next": None}}
+    comments_url = f"{BASE}/tickets/{ticket['id']}/comments.json"
+    responses.add(responses.GET, f"{BASE}/tickets/{ticket['id']}.json", json={"ticket": {**ticket, "requester_id": author}})
+    responses.add(responses.GET, comments_url, json=second, match=[matchers.query_param_matcher({"page[after]": after}, strict_match=False)])
+    responses.add(responses.GET, comments_url, json=first, match=[matchers.query_param_matcher({"include": "users", "page[size]": "100"})])
+
+    fetched = desk.fetch(str(ticket["id"]))
+
+    assert [c.body for c in fetched.comments][-1] == "Refund sent." and len(fetched.comments) == 2
+    assert [c.author_role for c in fetched.comments] == ["customer", "bot"]  # the second author is the bot user
+    assert fetched.comments[1].author_name == "Ana Agent" and fetched.requester_locale == "de"
+    assert [c.request.method for c in responses.calls] == ["GET", "GET", "GET"]  # ticket, two pages; no users call
+    assert not any("show_many" in c.request.url for c in responses.calls)
+    assert all(c.request.url.startswith(BASE) for c in responses.calls)
 
 
 @responses.activate
@@ -161,3 +192,18 @@ def test_labelled_history_reads_solved_tickets_with_an_intent(desk) -> None:  # 
     assert rows == [("Refund please\nbody 1", "refund_request"), ("Where is it\nbody 3", "order_status")]
     query = responses.calls[0].request.url
     assert "filter%5Btype%5D=ticket" in query and "status%3Asolved" in query and "updated%3E" in query
+
+
+def test_proxy_and_ca_bundle_are_read_from_the_environment_once(var_dir, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/corp.pem")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    settings = make_settings(var_dir, HELPDESK="zendesk", ZENDESK_SUBDOMAIN="acme", ZENDESK_EMAIL="b@acme.test", ZENDESK_API_TOKEN="t")
+    session = ZendeskHelpdesk.from_settings(settings).client.tickets.session
+    assert session.proxies["https"] == "http://proxy.internal:3128" and session.verify == "/etc/ssl/corp.pem"
+    assert session.trust_env is False  # not re-read per request
+
+    monkeypatch.setenv("NO_PROXY", ".zendesk.com")
+    session = ZendeskHelpdesk.from_settings(settings).client.tickets.session
+    assert "https" not in session.proxies
