@@ -62,6 +62,28 @@ _POSITIVE = re.compile(
 )
 
 
+# Calm phrases built from angry words. The trained part learned single words from Reddit, where "worst"
+# and "kill" are mostly angry: "if worst comes to worst, we can collect it" scored 0.97 and escalated.
+# Each is read as its plain meaning before scoring (a paraphrase, not a gap: "can you ?" reads as
+# exasperated); the rest of the message is scored as written.
+_CALM_IDIOMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), plain)
+    for pattern, plain in (
+        (r"\b(?:if\s+)?(?:the\s+)?worst\s+comes\s+to\s+(?:the\s+)?worst\b", "if needed"),
+        (r"\bworst[-\s]case(?:\s+scenario)?\b", "if needed"),
+        (r"\bat\s+(?:the\s+)?(?:very\s+)?worst\b(?=\s*,?\s*(?:the|it|we|i|you|this|that|they|a)\b)", "at most"),
+        (r"\b(?:dying|itching)\s+to\b", "keen to"),
+        (r"\bkill(?:ing)?(?=\s+(?:my|the|our|this|that)\s+(?:old\s+)?(?:subscription|account|plan|order|session|process|job|app|tab)s?\b)", "cancel"),
+    )
+)
+
+
+def calm_idioms_read_plainly(text: str) -> str:
+    for pattern, plain in _CALM_IDIOMS:
+        text = pattern.sub(plain, text)
+    return text
+
+
 def cue_boost(text: str) -> float:
     boost = sum(w for pattern, w in _CUES if pattern.search(text))
     shouted = [
@@ -84,6 +106,7 @@ class EmotionModel:
     def scores(self, texts: Sequence[str], english: bool = True) -> np.ndarray:
         """Scores in 0..1. The trained part learned English (Reddit) only: on other languages its
         character n-grams fire on accents, so there only the multilingual cue rules count."""
+        texts = [calm_idioms_read_plainly(t) for t in texts]
         cues = np.array([cue_boost(t) for t in texts])
         if not english:
             return 1.0 / (1.0 + np.exp(-(NON_ENGLISH_BASE_LOGIT + cues)))
