@@ -125,9 +125,9 @@ class ZendeskHelpdesk:
         try:
             api = self.client.tickets
             raw = api._get(api._build_url(api.endpoint(id=number)), raw_response=True).json().get("ticket") or {}
-            zcomments, users = self._thread(number)
+            raw_comments, users = self._thread(number)
             # The requester may never have written (an agent opened the ticket for them).
-            missing = ({c.get("author_id") for c in zcomments} | {raw.get("requester_id")}) - users.keys() - {None}
+            missing = ({c.get("author_id") for c in raw_comments} | {raw.get("requester_id")}) - users.keys() - {None}
             if missing:
                 users.update(self._users(missing))
         except requests.RequestException as exc:
@@ -143,7 +143,7 @@ class ZendeskHelpdesk:
                 author_name=users.get(c.get("author_id"), {}).get("name", ""),
                 created_at=str(c.get("created_at") or ""),
             )
-            for c in zcomments
+            for c in raw_comments
         )
         custom = {str(f["id"]): f.get("value") for f in raw.get("custom_fields") or [] if isinstance(f, dict)}
         return Ticket(
