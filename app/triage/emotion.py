@@ -65,14 +65,16 @@ _POSITIVE = re.compile(
 # Calm phrases built from angry words. The trained part learned single words from Reddit, where "worst"
 # and "kill" are mostly angry: "if worst comes to worst, we can collect it" scored 0.97 and escalated.
 # Each is read as its plain meaning before scoring (a paraphrase, not a gap: "can you ?" reads as
-# exasperated); the rest of the message is scored as written.
+# exasperated); the rest of the message is scored as written. Only the hedging use is matched: "worst
+# case of incompetence", "at worst you lied to me" and "dying to know why you charged me twice" stay angry.
+_HEDGE = r"(?=\s*,|\s+(?:we|i|you|it|they|the\s+\w+)\s+(?:can|could|will|'ll|might|may|would|is|are|'s|just)\b)"
 _CALM_IDIOMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), plain)
     for pattern, plain in (
         (r"\b(?:if\s+)?(?:the\s+)?worst\s+comes\s+to\s+(?:the\s+)?worst\b", "if needed"),
-        (r"\bworst[-\s]case(?:\s+scenario)?\b", "if needed"),
-        (r"\bat\s+(?:the\s+)?(?:very\s+)?worst\b(?=\s*,?\s*(?:the|it|we|i|you|this|that|they|a)\b)", "at most"),
-        (r"\b(?:dying|itching)\s+to\b", "keen to"),
+        (r"\bworst[-\s]case(?:\s+scenario)?" + _HEDGE, "if needed"),
+        (r"\bat\s+(?:the\s+)?(?:very\s+)?worst" + _HEDGE + r"(?![^.!?]*\bat\s+best\b)", "at most"),
+        (r"\b(?:dying|itching)\s+to(?=\s+(?:try|see|use|test|read|meet|hear\s+(?:more|back)|get\s+started)\b)", "keen to"),
         (r"\bkill(?:ing)?(?=\s+(?:my|the|our|this|that)\s+(?:old\s+)?(?:subscription|account|plan|order|session|process|job|app|tab)s?\b)", "cancel"),
     )
 )

@@ -35,6 +35,11 @@ def test_short_text_uses_requester_locale(models: Models) -> None:
         "Still waiting for my package, nobody answers my emails",
         "Worst service ever. I want my money back now",  # "worst" still counts when it is not an idiom
         "You are killing me with these delays, at the worst possible time",
+        # Angry uses of the calm idioms' words: not read as the idioms.
+        "Worst case of incompetence I've dealt with. Where is my order?",
+        "At worst you lied to me, at best you are incompetent. Where is my order?",
+        "I'm dying to know why you charged me twice",
+        "The worst case is your refund process, it is a joke.",
     ],
 )
 def test_frustration_caught(models: Models, text: str) -> None:
