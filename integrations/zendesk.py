@@ -11,7 +11,6 @@ import os
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
-from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from zenpy import Zenpy
@@ -26,12 +25,21 @@ from integrations.rate_budget import BudgetedAdapter, RateBudget
 # Zendesk keeps at most 5,000 comments on a ticket: 50 pages of 100. The bound only stops a pagination
 # that never ends (a proxy that rewrites links, a buggy stand-in) from holding the worker forever.
 MAX_THREAD_PAGES = 50
+API_PATH = "/api/v2/"
 
 
 def _raise_for_status(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
     if response.status_code >= 400:
         raise error_for_response(response, "zendesk")
     return response
+
+
+def _json_object(response: requests.Response) -> dict[str, Any]:
+    """The JSON object of a 2xx answer; anything else (HTML from a proxy, `null`) is a transient error."""
+    body = response.json()
+    if not isinstance(body, dict):
+        raise requests.exceptions.InvalidJSONError(f"expected a JSON object from {response.url}, got {type(body).__name__}")
+    return body
 
 
 def _read_environment_once(session: requests.Session, url: str) -> None:
@@ -124,7 +132,7 @@ class ZendeskHelpdesk:
             raise IntegrationError(f"bad ticket id {ticket_id!r}", permanent=True, reason="bad_ticket_id") from exc
         try:
             api = self.client.tickets
-            raw = api._get(api._build_url(api.endpoint(id=number)), raw_response=True).json().get("ticket") or {}
+            raw = _json_object(api._get(api._build_url(api.endpoint(id=number)), raw_response=True)).get("ticket") or {}
             raw_comments, users = self._thread(number)
             # The requester may never have written (an agent opened the ticket for them).
             missing = ({c.get("author_id") for c in raw_comments} | {raw.get("requester_id")}) - users.keys() - {None}
@@ -164,22 +172,33 @@ class ZendeskHelpdesk:
         )
 
     def _thread(self, ticket_id: int) -> tuple[list[dict[str, Any]], dict[int, dict[str, Any]]]:
-        """Every comment (oldest first, 100 a page) and the users sideloaded with them, as plain JSON."""
+        """Every comment (oldest first, 100 a page) and the users sideloaded with them, as plain JSON.
+
+        All of it or an error: a thread cut short would miss its newest comments, where our marker note
+        and the customer's latest message are (a second note, or a triage of old text).
+        """
         api = self.client.tickets
         url = api._build_url(api.endpoint.comments(ticket_id, include="users", cursor_pagination=100))
-        origin = urlsplit(url)
+        # Zendesk's links name its own host; a ZENDESK_BASE_URL gateway may add a path before /api/v2/.
+        base = url[: url.index(API_PATH)] if API_PATH in url else ""
         comments: list[dict[str, Any]] = []
         users: dict[int, dict[str, Any]] = {}
+        seen: set[str] = set()
         for _ in range(MAX_THREAD_PAGES):
-            page = api._get(url, raw_response=True).json()
-            comments.extend(page.get("comments") or [])
+            seen.add(url)
+            page = _json_object(api._get(url, raw_response=True))
+            comments.extend(c for c in page.get("comments") or [] if isinstance(c, dict))
             users.update((u["id"], u) for u in page.get("users") or [] if isinstance(u, dict) and "id" in u)
             following = (page.get("links") or {}).get("next") if (page.get("meta") or {}).get("has_more") else page.get("next_page")
             if not following:
+                return comments, users
+            url = base + following[following.index(API_PATH):] if base and API_PATH in following else following
+            if url in seen:
                 break
-            # Zendesk links to its own host; keep the scheme and host this client was told to use (a proxy, a mock).
-            url = urlunsplit(urlsplit(following)._replace(scheme=origin.scheme, netloc=origin.netloc))
-        return comments, users
+        raise IntegrationError(
+            f"ticket {ticket_id}: comment pages did not end (over {MAX_THREAD_PAGES} pages, or a page linked back)",
+            reason="thread_pagination",
+        )
 
     def _users(self, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
         ids = sorted(set(ids))

@@ -207,3 +207,43 @@ def test_proxy_and_ca_bundle_are_read_from_the_environment_once(var_dir, monkeyp
     monkeypatch.setenv("NO_PROXY", ".zendesk.com")
     session = ZendeskHelpdesk.from_settings(settings).client.tickets.session
     assert "https" not in session.proxies
+
+
+def _page(comments: list[dict], next_link: str | None) -> dict:
+    return {"comments": comments, "users": [], "meta": {"has_more": bool(next_link)}, "links": {"next": next_link}}
+
+
+COMMENT = {"id": 1, "author_id": 7, "body": "Where is my order?", "plain_body": "Where is my order?", "public": True}
+
+
+@responses.activate
+def test_comment_pages_that_never_end_are_an_error_not_a_short_thread(desk) -> None:  # noqa: ANN001
+    # A thread cut short would miss our marker note at its end: a second note. So it is an error, retried.
+    responses.add(responses.GET, f"{BASE}/tickets/5.json", json={"ticket": {"id": 5, "requester_id": 7}})
+    looping = f"{BASE}/tickets/5/comments.json?include=users&page%5Bsize%5D=100"
+    responses.add(responses.GET, f"{BASE}/tickets/5/comments.json", json=_page([COMMENT], looping))
+    with pytest.raises(IntegrationError) as info:
+        desk.fetch("5")
+    assert info.value.reason == "thread_pagination" and not info.value.permanent
+
+
+@responses.activate
+def test_pages_follow_a_gateway_path_and_a_null_body_is_an_integration_error(var_dir) -> None:  # noqa: ANN001
+    from responses import matchers
+
+    settings = make_settings(var_dir, HELPDESK="zendesk", ZENDESK_SUBDOMAIN="acme", ZENDESK_EMAIL="b@acme.test",
+                             ZENDESK_API_TOKEN="t", ZENDESK_BASE_URL="https://gw.corp.test/zendesk")
+    desk = ZendeskHelpdesk.from_settings(settings)
+    gateway = "https://gw.corp.test/zendesk/api/v2"
+    responses.add(responses.GET, f"{gateway}/tickets/6.json", json={"ticket": {"id": 6, "requester_id": 7}})
+    second = "https://acme.zendesk.com/api/v2/tickets/6/comments.json?page%5Bafter%5D=abc&page%5Bsize%5D=100"
+    responses.add(responses.GET, f"{gateway}/tickets/6/comments.json", json=_page([{**COMMENT, "id": 2, "body": "Any news?", "plain_body": "Any news?"}], None),
+                  match=[matchers.query_param_matcher({"page[after]": "abc"}, strict_match=False)])
+    responses.add(responses.GET, f"{gateway}/tickets/6/comments.json", json=_page([COMMENT], second))
+    responses.add(responses.GET, f"{gateway}/users/show_many.json", json={"users": [{"id": 7, "name": "Jo", "role": "end-user"}]})
+    assert [c.body for c in desk.fetch("6").comments] == ["Where is my order?", "Any news?"]
+
+    responses.add(responses.GET, f"{gateway}/tickets/8.json", body="null", content_type="application/json")
+    with pytest.raises(IntegrationError) as info:
+        desk.fetch("8")
+    assert not info.value.permanent
