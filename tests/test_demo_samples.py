@@ -29,6 +29,8 @@ def test_demo_tickets_meet_the_expected_decisions() -> None:
         intents += decision.intent == sample["expected"]["intent"]
         escalations += decision.escalate == sample["expected"]["escalate"]
     assert len(samples) == 36
-    # Measured 2026-11-28: 31/36 intents, 29/36 escalation decisions as expected.
+    # Measured 2026-11-28: 31/36 intents, 29/36 escalation decisions as expected; 2026-12-02, with the
+    # transformer reading from the most telling sentence (app/triage/focus.py): 30/36 and 28/36 (one address
+    # change now reads as "other"; 56.5% -> 90.2% on 400 Bitext queries behind a long courteous opening).
     assert intents >= 29, intents
     assert escalations >= 27, escalations
