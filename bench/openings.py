@@ -61,20 +61,20 @@ def main() -> int:
     random.Random(7).shuffle(rows)
     rows = rows[: args.queries]
     models, policy = triage.load_models(), triage.load_policy()
-    focused = pipeline._reading_the_request
+    focused = pipeline._what_the_transformer_reads
     results = []
     for name, openings in (("as written", [""]), ("short opening", SHORT), ("long opening", LONG)):
         pick = random.Random(11)
         bodies = [f"{pick.choice(openings)} {r['instruction']}".strip() for r in rows]
-        for reading, wrapper in (("first 32 tokens", lambda embed, _models, _language: embed), ("most telling sentence on", focused)):
-            pipeline._reading_the_request = wrapper
+        for reading, wrapper in (("first 32 tokens", lambda _models, _language: lambda text: text), ("most telling sentence on", focused)):
+            pipeline._what_the_transformer_reads = wrapper
             right, started = 0, time.process_time()
             for body, row in zip(bodies, rows, strict=True):
                 ticket = Ticket(provider="bench", id="1", subject="Question about my account", comments=(Comment("1", "customer", body),))
                 right += triage.run(ticket, models, policy).intent == BITEXT_TO_TAXONOMY[row["intent"]]
             results.append({"queries": name, "transformer_reads": reading, "accuracy": round(right / len(rows), 4),
                             "cpu_ms_per_ticket": round((time.process_time() - started) * 1000 / len(rows), 2)})
-    pipeline._reading_the_request = focused
+    pipeline._what_the_transformer_reads = focused
     print(f"\nIntent accuracy, {len(rows)} Bitext test queries through the local pipeline")
     print(f"{'queries':<15} {'transformer reads':<26} {'accuracy':>9} {'cpu ms/ticket':>14}")
     for r in results:

@@ -205,8 +205,8 @@ class ZendeskHelpdesk:
         if not ids:
             return {}
         url = self.client.users._build_url(EndpointFactory("users")(ids=ids))
-        response = self.client.users._get(url, raw_response=True)
-        return {u["id"]: u for u in response.json().get("users", [])}
+        page = _json_object(self.client.users._get(url, raw_response=True))
+        return {u["id"]: u for u in page.get("users") or [] if isinstance(u, dict) and "id" in u}
 
     def _role(self, author_id: int, requester_id: int, users: dict[int, dict[str, Any]]) -> str:
         if author_id == requester_id:

@@ -64,18 +64,22 @@ def _intent_text(subject: str, customer: list[str]) -> str:
     return "\n".join(p for p in parts if p).strip()[:MAX_INTENT_CHARS]
 
 
-def _reading_the_request(
-    embed: Callable[[Sequence[str]], np.ndarray], models: Models, language: str
-) -> Callable[[Sequence[str]], np.ndarray]:
-    """`embed`, reading each text from its most telling sentence on (app/triage/focus.py). English only: the
-    TF-IDF head that picks the sentence learned its sureness mostly from English."""
+def _what_the_transformer_reads(models: Models, language: str) -> Callable[[str], str]:
+    """Each text from its most telling sentence on (app/triage/focus.py), worked out once per text however
+    many cascade stages embed it. English only: the TF-IDF head that picks the sentence learned its
+    sureness mostly from English."""
     if language != "en":
-        return embed
+        return lambda text: text
 
     def sureness(sentences: Sequence[str]) -> np.ndarray:
         return models.intent.predict(sentences, None).confidence
 
-    return lambda texts: embed([focus.focused(t, sureness) for t in texts])
+    seen: dict[str, str] = {}
+    return lambda text: seen[text] if text in seen else seen.setdefault(text, focus.focused(text, sureness))
+
+
+def _reading(embed: Callable[[Sequence[str]], np.ndarray], view: Callable[[str], str]) -> Callable[[Sequence[str]], np.ndarray]:
+    return lambda texts: embed([view(t) for t in texts])
 
 
 def _too_little_to_go_on(text: str) -> bool:
@@ -113,9 +117,8 @@ def run(ticket: Ticket, models: Models, policy: Policy) -> Decision:
 
     intent_text = _intent_text(subject, customer)
 
-    embed_ticket = {
-        name: _reading_the_request(embed, models, language) for name, embed in models.embed_functions(max_tokens=TICKET_TOKENS).items()
-    }
+    view = _what_the_transformer_reads(models, language)
+    embed_ticket = {name: _reading(embed, view) for name, embed in models.embed_functions(max_tokens=TICKET_TOKENS).items()}
 
     # A ticket humans own keeps its routing from the fast head: no draft will be written, so the
     # transformer's extra accuracy buys nothing there.
