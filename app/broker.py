@@ -81,8 +81,12 @@ def ensure_embedded_redis(var_dir: Path, timeout: float = 10.0) -> Path:
                 "--dir", str(redis_dir),
                 "--pidfile", str(redis_dir / "redis.pid"),
                 "--logfile", str(redis_dir / "redis.log"),
-                # Snapshot often: the delivery table is the source of truth, but a warm restart loses less.
-                "--save", "10 1",
+                # The append-only file is the restart record (written every command, fsynced every second),
+                # so no RDB snapshots on top: each one forks Redis and writes the whole queue out again.
+                # (It used to pass "--save", "10 1" as one argument, which redis-server did not apply: CONFIG
+                # GET save answered "", so snapshots were already off.) The delivery table stays the source
+                # of truth either way.
+                "--save", "",
                 "--appendonly", "yes",
             ],
             check=True,

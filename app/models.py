@@ -49,7 +49,7 @@ class Delivery(Base):
     account_id: Mapped[str] = mapped_column(String(64), default="")
     dedupe_key: Mapped[str] = mapped_column(String(200))
     invocation_id: Mapped[str] = mapped_column(String(100), default="")
-    ticket_id: Mapped[str] = mapped_column(String(64), index=True)
+    ticket_id: Mapped[str] = mapped_column(String(64))  # not indexed: no query reads deliveries by ticket (0002)
     event_kind: Mapped[str] = mapped_column(String(40), default="")
     body_hash: Mapped[str] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
