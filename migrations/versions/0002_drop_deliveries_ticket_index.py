@@ -7,8 +7,8 @@ Create Date: 2026-12-02 10:50:00
 Every webhook inserts a delivery, and each index on the table is one more page the insert rewrites and
 one more frame in SQLite's WAL (on SQLite with four web processes: 3 fewer preads, 3 fewer pwrites per
 webhook, measured with strace). No query reads deliveries by ticket: the worker, the sweeper, the admin
-views and the CLI go by id and status, and a ticket's history is looked up in outcomes, which keeps its
-ticket_id index.
+views and the CLI go by id and status. Outcomes keep their ticket_id index: the worker writes those, off
+the webhook's path, one per processed delivery.
 """
 from __future__ import annotations
 
