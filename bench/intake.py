@@ -137,7 +137,9 @@ def main() -> int:
             procs.append(gunicorn(target, port, args, env, tmp / f"{port}.log"))
         for round_ in range(args.rounds + 1):  # round 0 warms up (imports, connections, page cache)
             for connections in levels:
-                for name, _, port in servers:
+                # Alternate which endpoint goes first (bare, webhook; then webhook, bare; ...), so whatever
+                # the previous run leaves behind (a warm or a busy machine) falls on both alike.
+                for name, _, port in servers if round_ % 2 else servers[::-1]:
                     # Fresh ticket ids for every run: each request is a new delivery, never a duplicate.
                     lua_script(script, 1_000 * args.seconds * 10, first_id=next_id)
                     next_id += 1_000 * args.seconds * 10
