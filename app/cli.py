@@ -8,16 +8,22 @@ import time
 from app.config import PROJECT_ROOT, ConfigError, Settings, load_settings
 
 
-def migrate(settings: Settings) -> None:
-    """alembic upgrade head (what the Procfile's `release` process runs)."""
-    from alembic import command
+def alembic_config(database_url: str):  # noqa: ANN201 - alembic is imported only when migrating
+    """The Alembic configuration for the project's migrations against one database."""
     from alembic.config import Config
 
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
-    config.attributes["database_url"] = settings.database_url
+    config.attributes["database_url"] = database_url
     config.attributes["configure_logger"] = False
-    command.upgrade(config, "head")
+    return config
+
+
+def migrate(settings: Settings) -> None:
+    """alembic upgrade head (what the Procfile's `release` process runs)."""
+    from alembic import command
+
+    command.upgrade(alembic_config(settings.database_url), "head")
 
 
 def _enqueue(delivery_id: int) -> None:

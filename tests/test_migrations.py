@@ -6,25 +6,16 @@ from pathlib import Path
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
-from app.config import PROJECT_ROOT
+from app.cli import alembic_config
 from app.models import Base
-
-
-def _config(url: str) -> Config:
-    config = Config(str(PROJECT_ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
-    config.attributes["database_url"] = url
-    config.attributes["configure_logger"] = False
-    return config
 
 
 def test_head_matches_the_models(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'schema.db'}"
-    command.upgrade(_config(url), "head")
+    command.upgrade(alembic_config(url), "head")
     with create_engine(url).connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert differences == []
@@ -32,7 +23,7 @@ def test_head_matches_the_models(tmp_path: Path) -> None:
 
 def test_upgrade_from_0001_keeps_deliveries_and_drops_the_ticket_index(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
-    config = _config(f"sqlite:///{path}")
+    config = alembic_config(f"sqlite:///{path}")
     command.upgrade(config, "0001")
     with sqlite3.connect(path) as db:
         db.execute(
