@@ -42,6 +42,11 @@ def _json_object(response: requests.Response) -> dict[str, Any]:
     return body
 
 
+def _users_by_id(page: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    """The users of a page (sideloaded or show_many) by id, skipping anything that is not a user."""
+    return {u["id"]: u for u in page.get("users") or [] if isinstance(u, dict) and "id" in u}
+
+
 def _read_environment_once(session: requests.Session, url: str) -> None:
     """Settle the proxy and CA bundle from the environment now, for the one host this session calls.
 
@@ -188,7 +193,7 @@ class ZendeskHelpdesk:
             seen.add(url)
             page = _json_object(api._get(url, raw_response=True))
             comments.extend(c for c in page.get("comments") or [] if isinstance(c, dict))
-            users.update((u["id"], u) for u in page.get("users") or [] if isinstance(u, dict) and "id" in u)
+            users.update(_users_by_id(page))
             following = (page.get("links") or {}).get("next") if (page.get("meta") or {}).get("has_more") else page.get("next_page")
             if not following:
                 return comments, users
@@ -206,7 +211,7 @@ class ZendeskHelpdesk:
             return {}
         url = self.client.users._build_url(EndpointFactory("users")(ids=ids))
         page = _json_object(self.client.users._get(url, raw_response=True))
-        return {u["id"]: u for u in page.get("users") or [] if isinstance(u, dict) and "id" in u}
+        return _users_by_id(page)
 
     def _role(self, author_id: int, requester_id: int, users: dict[int, dict[str, Any]]) -> str:
         if author_id == requester_id:
